@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+)
+
+// doctor prints, for a person, whether this host can run the backend and
+// which protections are active. It exits non-zero when the backend cannot
+// run.
+func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) int {
+	if o.backend != local.Name {
+		fmt.Fprintf(stdout, "unknown backend %q: this version has only %q\n", o.backend, local.Name)
+		return 1
+	}
+	fmt.Fprintf(stdout, "airlock-mcp %s — backend %s\n\n", buildVersion(), o.backend)
+	checks, ok := local.Diagnose(ctx, local.Options{Python: p.Backend.Local.Python})
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	for _, c := range checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", marker(c.State), c.Name, c.Detail)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\npolicy:\n%s\n", p.Describe())
+	if !ok {
+		fmt.Fprintln(stdout, "\nThe local backend cannot run on this host: fix the failed checks above.")
+		return 1
+	}
+	fmt.Fprintln(stdout, "\nThe local backend is ready.")
+	return 0
+}
+
+func marker(s local.CheckState) string {
+	switch s {
+	case local.CheckOK:
+		return "[ok]"
+	case local.CheckDegraded:
+		return "[degraded]"
+	case local.CheckUnavailable:
+		return "[unavailable]"
+	default:
+		return "[FAILED]"
+	}
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/server"
+)
+
+// serveStdio serves MCP over stdin/stdout until stdin closes or a signal
+// arrives, then kills whatever sandbox is still running.
+func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, stdin io.Reader, stdout, stderr io.Writer) int {
+	backend, err := openBackend(ctx, o.backend, p)
+	if err != nil {
+		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
+		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
+		return 1
+	}
+	defer backend.Close()
+	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion()})
+	if err != nil {
+		log.Error("server setup failed", zap.Error(err))
+		return 1
+	}
+	log.Info("serving MCP over stdio", zap.String("backend", backend.Name()), zap.String("version", buildVersion()), zap.String("policy_sha256", p.SHA256()))
+	if err := server.ServeStdio(ctx, s, stdin, stdout, p.Limits.MaxConcurrent+4, log); err != nil {
+		log.Error("stdio transport failed", zap.Error(err))
+		return 1
+	}
+	log.Info("stdio closed; shutting down")
+	return 0
+}

@@ -1,0 +1,24 @@
+package policy
+
+// Default returns the safe default policy: what runs when the operator gives
+// no policy file, and what every key absent from a file keeps. Each call
+// returns a new Policy the caller may change.
+func Default() *Policy {
+	return &Policy{
+		Version: 1,
+		Limits: Limits{
+			DefaultTimeoutS: 30,
+			MaxTimeoutS:     300,
+			MemoryMB:        512,
+			CPUTimeS:        60,
+			MaxProcesses:    64,
+			MaxCodeBytes:    256 << 10,
+			MaxOutputBytes:  64 << 10,
+			MaxFileMB:       64,
+			MaxOpenFiles:    256,
+			MaxConcurrent:   4,
+		},
+		Network: Network{AllowEgress: false},
+		Backend: BackendSettings{Local: LocalSettings{Python: ""}},
+	}
+}

@@ -1,0 +1,251 @@
+package policy
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// with returns Default() changed by f.
+func with(f func(p *Policy)) *Policy {
+	p := Default()
+	f(p)
+	return p
+}
+
+func TestParseGood(t *testing.T) {
+	tests := []struct {
+		name, file, data string
+		want             *Policy
+	}{
+		{"empty", "p.yaml", "", Default()},
+		{"comments only", "p.yaml", "# nothing here\n\n", Default()},
+		{"explicit empty document", "p.yaml", "---\n", Default()},
+		{"empty JSON object", "p.json", "{}", Default()},
+		{"partial YAML keeps defaults", "p.yaml", "limits:\n  memory_mb: 1024\n",
+			with(func(p *Policy) { p.Limits.MemoryMB = 1024 })},
+		{"empty sections keep defaults", "p.yaml", "limits: {}\nnetwork: {}\nbackend: {local: {}}\n", Default()},
+		{"full YAML", "p.yaml", `# every key
+$schema: ./schemas/policy.schema.json
+version: 1
+limits:
+  default_timeout_s: 2.5
+  max_timeout_s: 3600
+  memory_mb: 2048
+  cpu_time_s: 120
+  max_processes: 8
+  max_code_bytes: 1024
+  max_output_bytes: 1024
+  max_file_mb: 1
+  max_open_files: 16
+  max_concurrent: 256
+network:
+  allow_egress: false
+backend:
+  local:
+    python: /usr/bin/python3.12
+`, &Policy{
+			Version: 1,
+			Limits: Limits{DefaultTimeoutS: 2.5, MaxTimeoutS: 3600, MemoryMB: 2048, CPUTimeS: 120,
+				MaxProcesses: 8, MaxCodeBytes: 1024, MaxOutputBytes: 1024, MaxFileMB: 1,
+				MaxOpenFiles: 16, MaxConcurrent: 256},
+			Backend: BackendSettings{Local: LocalSettings{Python: "/usr/bin/python3.12"}},
+		}},
+		{"JSON with $schema and tabs", "p.json", "{\n\t\"$schema\": \"https://example.invalid/policy.schema.json\",\n\t\"version\": 1,\n\t\"limits\": {\n\t\t\"max_timeout_s\": 60,\n\t\t\"default_timeout_s\": 60\n\t},\n\t\"network\": {\"allow_egress\": false}\n}\n",
+			with(func(p *Policy) { p.Limits.MaxTimeoutS, p.Limits.DefaultTimeoutS = 60, 60 })},
+		{"integer written as float", "p.yaml", "limits:\n  memory_mb: 1024.0\n  max_output_bytes: 1e6\n",
+			with(func(p *Policy) { p.Limits.MemoryMB, p.Limits.MaxOutputBytes = 1024, 1000000 })},
+		{"hex integer", "p.yaml", "limits:\n  max_code_bytes: 0x1000\n",
+			with(func(p *Policy) { p.Limits.MaxCodeBytes = 4096 })},
+		{"anchor without alias", "p.yaml", "limits: &l\n  max_concurrent: 1\n",
+			with(func(p *Policy) { p.Limits.MaxConcurrent = 1 })},
+		{"empty filename", "", "limits:\n  cpu_time_s: 5\n",
+			with(func(p *Policy) { p.Limits.CPUTimeS = 5 })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse([]byte(tt.data), tt.file)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	tests := []struct {
+		name, data string
+		// want is the exact error text when set; otherwise every one of
+		// contains must occur in it.
+		want     string
+		contains []string
+	}{
+		{name: "unknown top-level key",
+			data: "version: 1\nlimitz:\n  memory_mb: 64\n",
+			want: "policy.yaml:2: /: additional properties 'limitz' not allowed"},
+		{name: "unknown nested key",
+			data: "limits:\n  cpu_time_s: 10\n  memory_mbb: 64\n",
+			want: "policy.yaml:3: /limits: additional properties 'memory_mbb' not allowed"},
+		{name: "wrong type",
+			data: "limits:\n  memory_mb: \"lots\"\n",
+			want: "policy.yaml:2: /limits/memory_mb: got string, want integer"},
+		{name: "yes is a string, not a boolean",
+			data: "network:\n  allow_egress: yes\n",
+			want: "policy.yaml:2: /network/allow_egress: got string, want boolean"},
+		{name: "below minimum",
+			data: "limits:\n  memory_mb: 16\n",
+			want: "policy.yaml:2: /limits/memory_mb: minimum: got 16, want 32"},
+		{name: "fraction for an integer",
+			data: "limits:\n  max_processes: 1.5\n",
+			want: "policy.yaml:2: /limits/max_processes: got number, want integer"},
+		{name: "zero timeout",
+			data:     "limits:\n  default_timeout_s: 0\n",
+			contains: []string{"policy.yaml:2: /limits/default_timeout_s: exclusiveMinimum: got 0, want 0"}},
+		{name: "above maximum",
+			data: "# operator limits\n\nversion: 1\n\nlimits:\n  default_timeout_s: 30\n  max_timeout_s: 9000\n",
+			// The number formatting (9000 or 9,000) is the schemas package's.
+			contains: []string{"policy.yaml:7: /limits/max_timeout_s: maximum: got 9", "want 3"}},
+		{name: "wrong version",
+			data: "version: 2\n",
+			want: "policy.yaml:1: /version: value must be 1"},
+		{name: "root is a list",
+			data: "- limits\n",
+			want: "policy.yaml:1: /: got array, want object"},
+		{name: "section is a scalar",
+			data: "version: 1\nnetwork: off\n",
+			want: "policy.yaml:2: /network: got string, want object"},
+		{name: "several violations, in file order",
+			data: "limits:\n  memory_mb: 16\n  max_concurrent: 0\nbogus: true\n",
+			want: "policy.yaml:2: /limits/memory_mb: minimum: got 16, want 32\n" +
+				"policy.yaml:3: /limits/max_concurrent: minimum: got 0, want 1\n" +
+				"policy.yaml:4: /: additional properties 'bogus' not allowed"},
+		{name: "duplicate key",
+			data: "limits:\n  memory_mb: 64\n  cpu_time_s: 5\n  memory_mb: 128\n",
+			want: "policy.yaml:4: /limits/memory_mb: duplicate key; first set on line 2"},
+		{name: "duplicate section",
+			data: "limits: {}\nnetwork: {}\nlimits: {}\n",
+			want: "policy.yaml:3: /limits: duplicate key; first set on line 1"},
+		{name: "YAML syntax error",
+			data: "limits:\n  memory_mb: 64\n cpu_time_s: 5\n",
+			// yaml.v3 names the line where the enclosing mapping's
+			// trouble is detected, not always the bad line itself.
+			want: "policy.yaml:2: YAML syntax error: did not find expected key"},
+		{name: "YAML scanner error",
+			data: "limits:\n  python: \"unterminated\n",
+			want: "policy.yaml:2: YAML syntax error: found unexpected end of stream"},
+		{name: "JSON syntax error",
+			data:     "{\n  \"limits\": {\"memory_mb\": 64\n}\n",
+			contains: []string{"policy.yaml:", ": YAML syntax error: "}},
+		{name: "alias",
+			data: "limits:\n  max_timeout_s: &t 60\n  default_timeout_s: *t\n",
+			want: "policy.yaml:3: /limits/default_timeout_s: YAML aliases (*t) are not supported in a policy file; write the value out in full"},
+		{name: "infinity",
+			data: "limits:\n  max_timeout_s: .inf\n",
+			want: "policy.yaml:2: /limits/max_timeout_s: got \".inf\", want a finite number"},
+		{name: "two documents",
+			data:     "limits: {}\n---\nnetwork: {}\n",
+			contains: []string{"policy.yaml:", "one YAML document"}},
+		{name: "default above max, both written",
+			data: "limits:\n  max_timeout_s: 60\n  default_timeout_s: 90\n",
+			want: "policy.yaml:3: /limits/default_timeout_s: default_timeout_s 90 is greater than max_timeout_s 60; lower default_timeout_s or raise max_timeout_s"},
+		{name: "default above the default max",
+			data: "limits:\n  default_timeout_s: 600\n",
+			want: "policy.yaml:2: /limits/default_timeout_s: default_timeout_s 600 is greater than max_timeout_s 300 (the default); lower default_timeout_s or raise max_timeout_s"},
+		{name: "max below the default default",
+			data: "limits:\n  max_timeout_s: 10\n",
+			want: "policy.yaml:2: /limits/max_timeout_s: default_timeout_s 30 (the default) is greater than max_timeout_s 10; lower default_timeout_s or raise max_timeout_s"},
+		{name: "egress",
+			data: "version: 1\nnetwork:\n  allow_egress: true\n",
+			want: "policy.yaml:3: /network/allow_egress: network egress is not supported yet by this version of airlock-mcp (sandboxed code never has network access); remove network.allow_egress or set it to false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse([]byte(tt.data), "policy.yaml")
+			if err == nil {
+				t.Fatalf("Parse accepted the policy: %+v", p)
+			}
+			if p != nil {
+				t.Errorf("Parse returned a policy with its error: %+v", p)
+			}
+			var le *LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("error %T %q is not a *LoadError with problems", err, err)
+			}
+			if got := len(le.Problems); got != strings.Count(err.Error(), "\n")+1 {
+				t.Errorf("%d problems but %d lines in %q", got, strings.Count(err.Error(), "\n")+1, err)
+			}
+			if tt.want != "" && err.Error() != tt.want {
+				t.Errorf("error =\n%s\nwant\n%s", err, tt.want)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(good, []byte("limits:\n  max_concurrent: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(good)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if p.Limits.MaxConcurrent != 2 || p.Limits.MemoryMB != Default().Limits.MemoryMB {
+		t.Errorf("Load = %+v, want max_concurrent 2 and default memory", p.Limits)
+	}
+
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{\"limits\": {\"memory_mb\": 1}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":1: /limits/memory_mb: minimum") {
+		t.Errorf("Load(bad) error = %v, want it to start with %s:1: /limits/memory_mb: minimum", err, bad)
+	}
+
+	missing := filepath.Join(dir, "nope.yaml")
+	_, err = Load(missing)
+	if err == nil || !strings.Contains(err.Error(), missing) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(missing) error = %v, want a not-exist error naming %s", err, missing)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Errorf("Default().Validate() = %v", err)
+	}
+	tests := []struct {
+		name string
+		p    *Policy
+		want string
+	}{
+		{"zero value", &Policy{}, "/limits/default_timeout_s: exclusiveMinimum"},
+		{"memory", with(func(p *Policy) { p.Limits.MemoryMB = 1 }), "/limits/memory_mb: minimum: got 1, want 32"},
+		{"timeouts", with(func(p *Policy) { p.Limits.MaxTimeoutS = 5 }), "/limits/default_timeout_s: default_timeout_s 30 is greater than max_timeout_s 5"},
+		{"egress", with(func(p *Policy) { p.Network.AllowEgress = true }), "/network/allow_egress: network egress is not supported yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.Validate()
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("Validate() = %v, want a *LoadError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

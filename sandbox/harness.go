@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	_ "embed" // for the harness source
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// harnessSource is the Python harness every backend runs; see harness.py.
+//
+//go:embed harness.py
+var harnessSource string
+
+// Bounds on HarnessOptions.MaxReprBytes.
+const (
+	// DefaultMaxReprBytes caps the result repr, the error message and the
+	// traceback (each) when HarnessOptions.MaxReprBytes is 0.
+	DefaultMaxReprBytes = 64 << 10
+	// MinReprBytes is the smallest cap NewInvocation accepts: the harness
+	// needs room for a head, a tail and the cut marker.
+	MinReprBytes = 256
+)
+
+// HarnessArgs returns the interpreter arguments that run the harness: the
+// full argv after the interpreter path. The code itself never appears in
+// argv; it goes on stdin (see Invocation). The flags isolate the interpreter
+// from the environment (-I), skip the site module (-S; site-packages come in
+// through HarnessOptions.SysPath instead), unbuffer stdout and stderr (-u)
+// and write no bytecode (-B).
+func HarnessArgs() []string {
+	return []string{"-I", "-S", "-u", "-B", "-c", harnessSource}
+}
+
+// HarnessOptions configure one run of the harness.
+type HarnessOptions struct {
+	// EnvelopeFD is the file descriptor, as the Python process sees it, on
+	// which the harness writes its envelope (3 for the first of
+	// exec.Cmd.ExtraFiles). It must be 3 or more.
+	EnvelopeFD int
+	// SysPath entries are appended to sys.path (the interpreter runs without
+	// the site module, so site-packages directories must be listed here).
+	SysPath []string
+	// MaxReprBytes caps the result repr, the error message and the traceback,
+	// each, in UTF-8 bytes; 0 means DefaultMaxReprBytes. Backends pass
+	// ReprLimit(limits) so that MaxEnvelopeBytes(limits) bounds the envelope.
+	MaxReprBytes int
+	// Workdir, when not empty, is prepended to sys.path, as the script's
+	// directory would be. The harness does not chdir: the backend starts the
+	// process in the working directory.
+	Workdir string
+}
+
+// Invocation is one prepared run: the stdin to send and the nonce to expect.
+type Invocation struct {
+	// Nonce is the secret the envelope must carry; pass it to ParseEnvelope
+	// or Finalize. It appears nowhere but in Stdin.
+	Nonce string
+	// Stdin is the whole of the harness's standard input: a JSON header line,
+	// then the code.
+	Stdin []byte
+}
+
+// harnessHeader is the first line of the harness's stdin.
+type harnessHeader struct {
+	Nonce      string   `json:"nonce"`
+	EnvelopeFD int      `json:"envelope_fd"`
+	SysPath    []string `json:"sys_path"`
+	MaxRepr    int      `json:"max_repr"`
+	Workdir    string   `json:"workdir"`
+}
+
+// NewInvocation prepares the harness's stdin for running code with opts,
+// under a fresh 128-bit nonce from crypto/rand. It fails when code is not
+// valid UTF-8 (JSON-decoded tool arguments always are) or opts are invalid.
+func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
+	if !utf8.ValidString(code) {
+		return nil, errors.New("sandbox: code is not valid UTF-8")
+	}
+	if opts.EnvelopeFD < 3 {
+		return nil, fmt.Errorf("sandbox: envelope fd %d collides with the standard streams; want 3 or more", opts.EnvelopeFD)
+	}
+	maxRepr := opts.MaxReprBytes
+	if maxRepr == 0 {
+		maxRepr = DefaultMaxReprBytes
+	}
+	if maxRepr < MinReprBytes || maxRepr > DefaultMaxReprBytes {
+		return nil, fmt.Errorf("sandbox: MaxReprBytes %d out of range [%d, %d]", opts.MaxReprBytes, MinReprBytes, DefaultMaxReprBytes)
+	}
+	for _, p := range append([]string{opts.Workdir}, opts.SysPath...) {
+		if !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
+			return nil, fmt.Errorf("sandbox: path %q is not valid UTF-8 without NUL bytes", p)
+		}
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("sandbox: generate nonce: %w", err)
+	}
+	nonce := hex.EncodeToString(raw[:])
+	sysPath := opts.SysPath
+	if sysPath == nil {
+		sysPath = []string{}
+	}
+	header, err := json.Marshal(harnessHeader{
+		Nonce:      nonce,
+		EnvelopeFD: opts.EnvelopeFD,
+		SysPath:    sysPath,
+		MaxRepr:    maxRepr,
+		Workdir:    opts.Workdir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: encode harness header: %w", err)
+	}
+	stdin := make([]byte, 0, len(header)+1+len(code))
+	stdin = append(stdin, header...)
+	stdin = append(stdin, '\n')
+	stdin = append(stdin, code...)
+	return &Invocation{Nonce: nonce, Stdin: stdin}, nil
+}
+
+// ReprLimit is the MaxReprBytes a backend passes for limits: the default,
+// lowered to the per-stream output cap when that is smaller (a result is
+// output too), but never below 1 KiB so a traceback stays readable.
+func ReprLimit(limits Limits) int {
+	n := DefaultMaxReprBytes
+	if limits.MaxOutputBytes > 0 && limits.MaxOutputBytes < n {
+		n = max(limits.MaxOutputBytes, 1<<10)
+	}
+	return n
+}

@@ -1,0 +1,393 @@
+//go:build linux
+
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+)
+
+var (
+	backendOnce sync.Once
+	backend     *local.Backend
+	backendErr  error
+)
+
+// newBackend returns the backend shared by the tests. AIRLOCK_TEST_PYTHON
+// overrides the interpreter (CI runs the suite as root and as an ordinary
+// user).
+func newBackend(t testing.TB) *local.Backend {
+	t.Helper()
+	backendOnce.Do(func() {
+		backend, backendErr = local.New(context.Background(), local.Options{Python: os.Getenv("AIRLOCK_TEST_PYTHON")})
+	})
+	if backendErr != nil {
+		t.Fatalf("local backend: %v", backendErr)
+	}
+	return backend
+}
+
+func limits() sandbox.Limits {
+	return sandbox.Limits{
+		Timeout:        20 * time.Second,
+		MemoryBytes:    512 << 20,
+		CPUTime:        20 * time.Second,
+		MaxProcesses:   64,
+		MaxOutputBytes: 64 << 10,
+		MaxFileBytes:   16 << 20,
+		MaxOpenFiles:   256,
+	}
+}
+
+func run(t *testing.T, code string, mod ...func(*sandbox.Limits)) sandbox.Result {
+	t.Helper()
+	l := limits()
+	for _, m := range mod {
+		m(&l)
+	}
+	res, err := newBackend(t).Execute(context.Background(), sandbox.Request{Code: code, Limits: l})
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Backend != "local" {
+		t.Errorf("backend = %q, want local", res.Backend)
+	}
+	return res
+}
+
+func resultString(r sandbox.Result) string {
+	if r.Result == nil {
+		return "<nil>"
+	}
+	return *r.Result
+}
+
+func TestExecuteBasics(t *testing.T) {
+	tests := []struct {
+		name       string
+		code       string
+		wantStatus sandbox.Status
+		wantStdout string
+		wantResult string
+		wantErr    string // error type
+	}{
+		{"print", "print('hello')", sandbox.StatusOK, "hello\n", "<nil>", ""},
+		{"last expression", "x = 6\nx * 7", sandbox.StatusOK, "", "42", ""},
+		{"string repr", "'a' + 'b'", sandbox.StatusOK, "", "'ab'", ""},
+		{"exception", "def f():\n    return 1/0\nf()", sandbox.StatusError, "", "<nil>", "ZeroDivisionError"},
+		{"stdin is empty", "input()", sandbox.StatusError, "", "<nil>", "EOFError"},
+		{"runs as __main__", "__name__", sandbox.StatusOK, "", "'__main__'", ""},
+		{"pid 1 of its own namespace", "import os; os.getpid()", sandbox.StatusOK, "", "1", ""},
+		{"hostname", "import socket; socket.gethostname()", sandbox.StatusOK, "", "'airlock'", ""},
+		{"only loopback", "import socket; [n for _, n in socket.if_nameindex()]", sandbox.StatusOK, "", "['lo']", ""},
+		{"working directory", "import os; os.getcwd()", sandbox.StatusOK, "", "'/work'", ""},
+		{"writes to /tmp", "open('/tmp/f','w').write('abc'); open('/tmp/f').read()", sandbox.StatusOK, "", "'abc'", ""},
+		{"writes to workdir", "open('f','w').write('abc'); open('f').read()", sandbox.StatusOK, "", "'abc'", ""},
+		{"threads", "import threading\nr=[]\nts=[threading.Thread(target=r.append, args=(i,)) for i in range(8)]\n[t.start() for t in ts]; [t.join() for t in ts]\nsorted(r)", sandbox.StatusOK, "", "[0, 1, 2, 3, 4, 5, 6, 7]", ""},
+		{"subprocess", "import subprocess, sys; subprocess.run([sys.executable, '-c', 'print(5)'], capture_output=True, text=True).stdout", sandbox.StatusOK, "", "'5\\n'", ""},
+		{"multiprocessing", "import multiprocessing as mp\nwith mp.Pool(2) as p: r = p.map(abs, [-1, -2])\nr", sandbox.StatusOK, "", "[1, 2]", ""},
+		{"memory limit", "b = bytearray(2 << 30)", sandbox.StatusError, "", "<nil>", "MemoryError"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := run(t, tc.code)
+			if res.Status != tc.wantStatus {
+				t.Fatalf("status = %s, want %s; result %+v", res.Status, tc.wantStatus, res)
+			}
+			if res.Stdout != tc.wantStdout {
+				t.Errorf("stdout = %q, want %q", res.Stdout, tc.wantStdout)
+			}
+			if got := resultString(res); got != tc.wantResult {
+				t.Errorf("result = %s, want %s", got, tc.wantResult)
+			}
+			if tc.wantErr != "" && (res.Error == nil || res.Error.Type != tc.wantErr) {
+				t.Errorf("error = %+v, want type %s", res.Error, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestTimeoutKillsEverything(t *testing.T) {
+	marker := fmt.Sprintf("airlock-timeout-marker-%d", time.Now().UnixNano())
+	code := fmt.Sprintf(`import subprocess, sys, os
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q], start_new_session=True)
+print("started", flush=True)
+while True:
+    pass`, marker)
+	start := time.Now()
+	res := run(t, code, func(l *sandbox.Limits) { l.Timeout = 2 * time.Second })
+	elapsed := time.Since(start)
+	if res.Status != sandbox.StatusTimeout || !res.TimedOut || res.ExitCode != nil {
+		t.Fatalf("want status timeout with timed_out and null exit code, got %+v", res)
+	}
+	if res.Stdout != "started\n" {
+		t.Errorf("output before the timeout was lost: %q", res.Stdout)
+	}
+	// Not a speed target: a hung call would take minutes.
+	if elapsed > 2*time.Second+10*time.Second {
+		t.Errorf("call returned after %v, long past its 2s limit", elapsed)
+	}
+	assertNoProcess(t, marker)
+}
+
+func TestBackgroundProcessesDieWithTheCall(t *testing.T) {
+	marker := fmt.Sprintf("airlock-bg-marker-%d", time.Now().UnixNano())
+	code := fmt.Sprintf(`import os, subprocess, sys
+# a daemon by double fork and setsid
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", %q])
+    os._exit(0)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q], start_new_session=True)
+print("spawned")`, marker, marker)
+	res := run(t, code)
+	if res.Status != sandbox.StatusOK {
+		t.Fatalf("status %s: %+v", res.Status, res)
+	}
+	assertNoProcess(t, marker)
+}
+
+// assertNoProcess fails if any host process has marker in its command line.
+func assertNoProcess(t *testing.T, marker string) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmdline), marker) {
+			t.Errorf("process %s outlived the call: %q", e.Name(), strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+}
+
+func TestHostIsolation(t *testing.T) {
+	secretDir := t.TempDir()
+	secretFile := filepath.Join(secretDir, "secret.txt")
+	if err := os.WriteFile(secretFile, []byte("host-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AIRLOCK_TEST_TOKEN", "sk-server-secret-value")
+	outside := filepath.Join("/usr", fmt.Sprintf("airlock-escape-%d", time.Now().UnixNano()))
+
+	tests := []struct {
+		name string
+		code string
+	}{
+		{"root-only host file", "print(open('/etc/shadow').read())"},
+		{"test's private file", fmt.Sprintf("print(open(%q).read())", secretFile)},
+		{"a file in root's home", "print(open(HOMESECRET).read())"},
+		{"write to /usr", fmt.Sprintf("open(%q, 'w').write('x')", outside)},
+		{"write to /", "open('/escape', 'w').write('x')"},
+		{"write to /etc", "open('/etc/passwd', 'a').write('x')"},
+		{"host network on loopback", "import socket; socket.create_connection(('127.0.0.1', PORT), timeout=3)"},
+		{"external network", "import socket; socket.create_connection(('192.0.2.1', 80), timeout=3)"},
+		{"ipv6 loopback", "import socket; socket.create_connection(('::1', PORT), timeout=3)"},
+		{"mount", "import ctypes; libc = ctypes.CDLL(None, use_errno=True); assert libc.mount(b'none', b'/tmp', b'tmpfs', 0, None) == 0, ctypes.get_errno()"},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	// /root exists inside when the interpreter lives under it (pyenv), but
+	// holds only the directories leading to the interpreter.
+	homeSecret := filepath.Join("/root", fmt.Sprintf(".airlock-test-secret-%d", time.Now().UnixNano()))
+	if err := os.WriteFile(homeSecret, []byte("host-secret"), 0o600); err == nil {
+		defer os.Remove(homeSecret)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code := strings.NewReplacer("PORT", port, "HOMESECRET", fmt.Sprintf("%q", homeSecret)).Replace(tc.code)
+			res := run(t, code)
+			if res.Status != sandbox.StatusError || res.Error == nil {
+				t.Fatalf("the attempt succeeded: %+v", res)
+			}
+			if strings.Contains(res.Stdout, "host-secret") {
+				t.Errorf("secret leaked: %q", res.Stdout)
+			}
+		})
+	}
+	if _, err := os.Stat(outside); err == nil {
+		os.Remove(outside)
+		t.Errorf("sandboxed code created %s on the host", outside)
+	}
+	select {
+	case <-accepted:
+		t.Errorf("sandboxed code connected to a host loopback service")
+	default:
+	}
+}
+
+func TestEnvironmentIsScrubbed(t *testing.T) {
+	t.Setenv("AIRLOCK_TEST_TOKEN", "sk-server-secret-value")
+	res := run(t, "import os\nprint(dict(os.environ))\nprint(open('/proc/1/environ').read())\nprint(open('/proc/self/cmdline').read())")
+	if res.Status != sandbox.StatusOK {
+		t.Fatalf("status %s: %+v", res.Status, res)
+	}
+	for _, leak := range []string{"sk-server-secret-value", "AIRLOCK_TEST_TOKEN", "AIRLOCK_SANDBOX_INIT"} {
+		if strings.Contains(res.Stdout, leak) {
+			t.Errorf("sandbox sees %q:\n%s", leak, res.Stdout)
+		}
+	}
+}
+
+func TestNoPrivileges(t *testing.T) {
+	res := run(t, `import os
+status = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+print(status["Uid"].split()[0], status["CapEff"], status["CapPrm"], status["CapBnd"], status["NoNewPrivs"])`)
+	if res.Status != sandbox.StatusOK {
+		t.Fatalf("status %s: %+v", res.Status, res)
+	}
+	f := strings.Fields(res.Stdout)
+	if len(f) != 5 {
+		t.Fatalf("unexpected output %q", res.Stdout)
+	}
+	for i, name := range []string{"CapEff", "CapPrm", "CapBnd"} {
+		if f[i+1] != "0000000000000000" {
+			t.Errorf("%s = %s, want none", name, f[i+1])
+		}
+	}
+	if f[4] != "1" {
+		t.Errorf("NoNewPrivs = %s, want 1", f[4])
+	}
+	if os.Geteuid() == 0 && f[0] == "0" {
+		t.Errorf("code runs as uid 0 of the host")
+	}
+}
+
+func TestOutputIsBounded(t *testing.T) {
+	res := run(t, "import sys\nfor i in range(200000): sys.stdout.write('line %d\\n' % i)\nprint('done', file=sys.stderr)")
+	if res.Status != sandbox.StatusOK {
+		t.Fatalf("status %s", res.Status)
+	}
+	if !res.Truncated {
+		t.Errorf("truncated = false for ~2 MB of output")
+	}
+	if len(res.Stdout) > limits().MaxOutputBytes+200 {
+		t.Errorf("stdout is %d bytes, limit %d", len(res.Stdout), limits().MaxOutputBytes)
+	}
+	if !strings.HasPrefix(res.Stdout, "line 0\n") || !strings.HasSuffix(res.Stdout, "line 199999\n") {
+		t.Errorf("head and tail not kept: %q ... %q", res.Stdout[:20], res.Stdout[len(res.Stdout)-20:])
+	}
+	if res.Stderr != "done\n" {
+		t.Errorf("stderr = %q", res.Stderr)
+	}
+}
+
+func TestCancellationStopsTheSandbox(t *testing.T) {
+	marker := fmt.Sprintf("airlock-cancel-marker-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan sandbox.Result, 1)
+	go func() {
+		res, err := newBackend(t).Execute(ctx, sandbox.Request{Code: fmt.Sprintf("import time\n%q\ntime.sleep(600)", marker), Limits: limits()})
+		if err != nil {
+			t.Errorf("Execute: %v", err)
+		}
+		done <- res
+	}()
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	select {
+	case res := <-done:
+		if res.Status != sandbox.StatusKilled {
+			t.Errorf("status = %s, want killed", res.Status)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("a cancelled execution did not return")
+	}
+}
+
+func TestLargeCodeArrivesOnStdin(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&b, "v%d = %d\n", i, i)
+	}
+	b.WriteString("v19999")
+	res := run(t, b.String())
+	if res.Status != sandbox.StatusOK || resultString(res) != "19999" {
+		t.Fatalf("large code: %+v", res)
+	}
+}
+
+func TestInheritedDescriptorsAreClosed(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "leak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("inherited-secret")
+	// Clear close-on-exec, as a parent process might have left it.
+	if _, err := fcntlClearCloexec(f.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, `import os
+out = []
+for fd in os.listdir('/proc/self/fd'):
+    try:
+        out.append(os.readlink('/proc/self/fd/' + fd))
+    except OSError:
+        pass
+print(out)`)
+	if strings.Contains(res.Stdout, "leak") {
+		t.Errorf("an inherited descriptor reached the sandbox: %s", res.Stdout)
+	}
+}
+
+func TestConcurrentExecutions(t *testing.T) {
+	var wg sync.WaitGroup
+	results := make([]sandbox.Result, 6)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = run(t, fmt.Sprintf("import time; time.sleep(0.3); %d", i))
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Status != sandbox.StatusOK || resultString(r) != fmt.Sprint(i) {
+			t.Errorf("execution %d: %+v", i, r)
+		}
+	}
+}
+
+// TestModeMatchesPrivileges pins which path the suite exercises: CI runs it
+// as root and again as uid 65534 with AIRLOCK_EXPECT_ROOTLESS=1.
+func TestModeMatchesPrivileges(t *testing.T) {
+	b := newBackend(t)
+	want := os.Geteuid() != 0
+	if b.Rootless() != want {
+		t.Fatalf("Rootless() = %v as uid %d", b.Rootless(), os.Geteuid())
+	}
+	if os.Getenv("AIRLOCK_EXPECT_ROOTLESS") == "1" && !b.Rootless() {
+		t.Fatal("expected the rootless path")
+	}
+}

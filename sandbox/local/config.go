@@ -1,0 +1,101 @@
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// initArg0 is the name the init helper is started under; the package's
+// init function recognises it and takes the process over.
+const initArg0 = "airlock-sandbox-init"
+
+// initConfigEnv names the environment variable that carries the helper's
+// configuration. The helper replaces its environment when it execs Python,
+// so the variable never reaches sandboxed code.
+const initConfigEnv = "AIRLOCK_SANDBOX_INIT"
+
+// File descriptors the helper is started with, besides stdio.
+const (
+	// envelopeFD is the write end of the harness's result channel; it stays
+	// open across exec so the harness can report through it.
+	envelopeFD = 3
+	// setupStatusFD is the write end of the setup status pipe: the helper
+	// writes a failed step's error there; a successful exec closes it
+	// (close-on-exec), which the parent reads as "the sandbox is running".
+	setupStatusFD = 4
+)
+
+// Paths inside the sandbox.
+const (
+	sandboxWorkdir  = "/work"
+	sandboxHostname = "airlock"
+)
+
+// initConfig is everything the init helper needs to build one sandbox. The
+// parent computes it; the helper trusts it (it comes from the server, never
+// from sandboxed code).
+type initConfig struct {
+	// Rootless is true when the server is not root: the helper then runs as
+	// root of a new user namespace mapped to the server's own uid, and drops
+	// every capability before exec.
+	Rootless bool `json:"rootless"`
+	// UID and GID are the host ids the code runs as when the server is
+	// root. Unused when rootless.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// Binds are host directories made visible read-only at the same path.
+	Binds []string `json:"binds"`
+	// FileBinds are host files made visible read-only at the same path
+	// (the dynamic linker's cache, for instance).
+	FileBinds []string `json:"file_binds"`
+	// Symlinks are recreated inside the sandbox: path → target. They mirror
+	// the host's merged-/usr links (/bin → usr/bin and so on).
+	Symlinks map[string]string `json:"symlinks"`
+	// ScratchBytes is the size of the private tmpfs backing /tmp, the
+	// working directory and /dev/shm.
+	ScratchBytes int64 `json:"scratch_bytes"`
+	// Python is the interpreter path (inside the sandbox, same as host).
+	Python string `json:"python"`
+	// Argv is the interpreter's full argv, argv[0] included.
+	Argv []string `json:"argv"`
+	// Env is the complete environment of the interpreter.
+	Env []string `json:"env"`
+	// Rlimits are applied last, just before exec.
+	Rlimits rlimits `json:"rlimits"`
+}
+
+// rlimits are the resource limits set on the interpreter.
+type rlimits struct {
+	AddressSpace uint64 `json:"as"`
+	CPUSeconds   uint64 `json:"cpu"`
+	Processes    uint64 `json:"nproc"`
+	FileSize     uint64 `json:"fsize"`
+	OpenFiles    uint64 `json:"nofile"`
+}
+
+func (c *initConfig) encode() (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("encode sandbox config: %w", err)
+	}
+	return string(b), nil
+}
+
+func readInitConfig() (*initConfig, error) {
+	raw := os.Getenv(initConfigEnv)
+	if raw == "" {
+		return nil, fmt.Errorf("%s is not set", initConfigEnv)
+	}
+	var c initConfig
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return nil, fmt.Errorf("decode sandbox config: %w", err)
+	}
+	if c.Python == "" || len(c.Argv) == 0 {
+		return nil, fmt.Errorf("sandbox config names no interpreter")
+	}
+	if !c.Rootless && (c.UID == 0 || c.GID == 0) {
+		return nil, fmt.Errorf("sandbox config would run code as host root")
+	}
+	return &c, nil
+}

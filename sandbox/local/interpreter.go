@@ -1,0 +1,162 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Interpreter describes a Python interpreter as it reported itself: the real
+// binary behind any shim, its prefixes and the directories it imports from.
+type Interpreter struct {
+	// Requested is the path or name the operator configured (or "python3").
+	Requested string `json:"requested"`
+	// Executable is the real binary, symlinks and shims resolved.
+	Executable string `json:"executable"`
+	// Version is sys.version's first word, e.g. "3.11.2".
+	Version string `json:"version"`
+	// Prefixes are sys.prefix, sys.base_prefix, sys.exec_prefix and
+	// sys.base_exec_prefix, deduplicated.
+	Prefixes []string `json:"prefixes"`
+	// StdlibPath is sys.path as the interpreter starts with -I -S.
+	StdlibPath []string `json:"stdlib_path"`
+	// SitePackages are the existing site-packages directories; the harness
+	// adds them to sys.path itself because the interpreter runs with -S.
+	SitePackages []string `json:"site_packages"`
+}
+
+// probeScript prints what the sandbox needs to know about the interpreter.
+// It runs outside the sandbox, once, on the operator's own interpreter.
+const probeScript = `import json, os, site, sys
+print(json.dumps({
+    "executable": os.path.realpath(sys.executable),
+    "version": sys.version.split()[0],
+    "prefixes": [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],
+    "stdlib_path": sys.path,
+    "site_packages": [p for p in site.getsitepackages() if os.path.isdir(p)],
+}))`
+
+// FindInterpreter resolves the interpreter to use: path when given,
+// otherwise python3 on PATH, otherwise /usr/bin/python3. It runs the
+// candidate once (with -I -S) so that shims such as pyenv's resolve to the
+// real binary, and so that an interpreter that does not run is reported now
+// rather than on the first call.
+func FindInterpreter(ctx context.Context, path string) (*Interpreter, error) {
+	candidates := []string{path}
+	if path == "" {
+		candidates = nil
+		if p, err := exec.LookPath("python3"); err == nil {
+			candidates = append(candidates, p)
+		}
+		candidates = append(candidates, "/usr/bin/python3")
+	}
+	var errs []error
+	for _, c := range candidates {
+		in, err := probeInterpreter(ctx, c)
+		if err == nil {
+			return in, nil
+		}
+		errs = append(errs, err)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("no usable python3 found (tried PATH and /usr/bin/python3; set backend.local.python in the policy): %w", errors.Join(errs...))
+	}
+	return nil, errors.Join(errs...)
+}
+
+func probeInterpreter(ctx context.Context, path string) (*Interpreter, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, path, "-I", "-S", "-c", probeScript)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C.UTF-8"}
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("interpreter %s does not run: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	in := &Interpreter{Requested: path}
+	if err := json.Unmarshal(stdout.Bytes(), in); err != nil {
+		return nil, fmt.Errorf("interpreter %s: unreadable self-description: %w", path, err)
+	}
+	in.Requested = path
+	if !strings.HasPrefix(in.Version, "3.") {
+		return nil, fmt.Errorf("interpreter %s is Python %s; Python 3 is required", path, in.Version)
+	}
+	in.Prefixes = dedupe(in.Prefixes)
+	return in, nil
+}
+
+// forbiddenBindRoots are host directories the sandbox must never see whole,
+// even when an interpreter claims one of them as its prefix.
+var forbiddenBindRoots = map[string]bool{
+	"/": true, "/root": true, "/home": true, "/etc": true, "/var": true, "/proc": true,
+	"/sys": true, "/dev": true, "/run": true, "/tmp": true, "/boot": true, "/srv": true, "/opt": true,
+}
+
+// bindSources returns the host directories to bind read-only into the
+// sandbox so the interpreter can run: /usr (which holds the C libraries on a
+// merged-/usr system), the interpreter's prefixes and its site-packages, with
+// nested entries folded into their parents.
+func (in *Interpreter) bindSources() ([]string, error) {
+	var dirs []string
+	dirs = append(dirs, "/usr")
+	dirs = append(dirs, in.Prefixes...)
+	dirs = append(dirs, filepath.Dir(in.Executable))
+	dirs = append(dirs, in.SitePackages...)
+	for _, p := range in.StdlibPath {
+		// python311.zip may not exist; bind only what does.
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			dirs = append(dirs, p)
+		}
+	}
+	var clean []string
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("interpreter path %q is not absolute", d)
+		}
+		d = filepath.Clean(d)
+		if forbiddenBindRoots[d] {
+			return nil, fmt.Errorf("interpreter directory %s would expose a whole host tree; use an interpreter installed under its own prefix", d)
+		}
+		clean = append(clean, d)
+	}
+	return foldNested(clean), nil
+}
+
+// foldNested drops every directory that lies inside another in the list.
+func foldNested(dirs []string) []string {
+	dirs = dedupe(dirs)
+	sort.Strings(dirs)
+	var out []string
+	for _, d := range dirs {
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if strings.HasPrefix(d, last+"/") {
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func dedupe(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	var out []string
+	for _, s := range in {
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}

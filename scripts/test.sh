@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every test of airlock-mcp: formatting and vet, the whole Go suite
+# (unit, integration on real sandboxes, end to end on the built binary with
+# the official MCP Go SDK client and the MCP Inspector CLI), and the sandbox
+# integration tests again as an ordinary user, so both the root and the
+# rootless paths of the local backend are exercised.
+#
+# Usage: scripts/test.sh            (from the repository root; Linux)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+work="$(mktemp -d /tmp/airlock-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+
+echo "== gofmt, go vet"
+unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== build"
+go build -o "$work/airlock-mcp" ./cmd/airlock-mcp
+chmod 755 "$work/airlock-mcp"
+export AIRLOCK_BIN="$work/airlock-mcp"
+
+echo "== MCP Inspector CLI (npm)"
+inspector_dir=".cache/inspector"
+if [ ! -x "$inspector_dir/node_modules/.bin/mcp-inspector" ]; then
+  mkdir -p "$inspector_dir"
+  npm install --prefix "$inspector_dir" --no-audit --no-fund --loglevel=error @modelcontextprotocol/inspector@2.12.0 >/dev/null
+fi
+export AIRLOCK_INSPECTOR="$PWD/$inspector_dir/node_modules/.bin/mcp-inspector"
+
+echo "== go test (as $(id -un))"
+go test -count=1 ./...
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  echo "== sandbox integration tests as an ordinary user (uid 65534, rootless)"
+  for pkg in sandbox/local server; do
+    go test -c -o "$work/$(basename $pkg).test" "./$pkg"
+  done
+  chmod 755 "$work"/*.test
+  for pkg in sandbox/local server; do
+    name="$(basename $pkg)"
+    (cd "$pkg" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+      env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
+      AIRLOCK_TEST_PYTHON=/usr/bin/python3 AIRLOCK_EXPECT_ROOTLESS=1 \
+      "$work/$name.test" -test.count=1) || { echo "FAIL: $pkg as uid 65534"; exit 1; }
+    echo "ok   $pkg (rootless)"
+  done
+fi
+echo "all tests passed"

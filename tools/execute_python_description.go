@@ -1,0 +1,40 @@
+package tools
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+)
+
+// executePythonDescription is the tool description the model reads every
+// turn: what the tool does, the isolation it gets, the effective limits and
+// how results come back. Keep it short.
+func executePythonDescription(l policy.Limits, n policy.Network) string {
+	network := "none"
+	if n.AllowEgress {
+		network = "outbound connections allowed"
+	}
+	return fmt.Sprintf(`Run Python code in a fresh, isolated sandbox and return its output.
+Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call. Files can be written only in /tmp and the working directory (%d MiB in all) and are discarded afterwards. Network: %s.
+Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s; %d processes; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
+Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback.`,
+		l.MaxFileMB, network,
+		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, l.MaxProcesses,
+		byteSize(l.MaxOutputBytes))
+}
+
+// seconds formats s without a trailing ".0" (30, 2.5).
+func seconds(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }
+
+// byteSize formats n in the largest binary unit that divides it exactly.
+func byteSize(n int) string {
+	switch {
+	case n > 0 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n > 0 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}

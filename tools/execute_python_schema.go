@@ -1,0 +1,51 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+)
+
+// Embedded schema files of execute_python.
+const (
+	executePythonInputFile  = "execute_python.input.schema.json"
+	executePythonOutputFile = "execute_python.output.schema.json"
+)
+
+// deriveExecutePythonInput fills the policy's limits into the embedded input
+// schema doc, so that the model sees them in inputSchema: code.maxLength,
+// timeout_s.maximum and timeout_s.default.
+//
+// JSON Schema's maxLength counts characters, while the policy counts UTF-8
+// bytes; the schema bound is therefore looser for non-ASCII code, and the
+// policy's byte check stays authoritative.
+func deriveExecutePythonInput(doc []byte, l policy.Limits) ([]byte, error) {
+	var s map[string]any
+	if err := json.Unmarshal(doc, &s); err != nil {
+		return nil, fmt.Errorf("tools: parse %s: %w", executePythonInputFile, err)
+	}
+	props, ok := s["properties"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("tools: %s has no properties object", executePythonInputFile)
+	}
+	code, ok := props["code"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("tools: %s has no properties.code object", executePythonInputFile)
+	}
+	timeout, ok := props["timeout_s"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("tools: %s has no properties.timeout_s object", executePythonInputFile)
+	}
+	code["maxLength"] = l.MaxCodeBytes
+	if d, ok := code["description"].(string); ok {
+		code["description"] = fmt.Sprintf("%s At most %d bytes (UTF-8).", d, l.MaxCodeBytes)
+	}
+	timeout["maximum"] = l.MaxTimeoutS
+	timeout["default"] = l.DefaultTimeoutS
+	out, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("tools: marshal derived %s: %w", executePythonInputFile, err)
+	}
+	return out, nil
+}

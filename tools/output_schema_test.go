@@ -1,0 +1,102 @@
+package tools_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.uber.org/zap"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/schemas"
+	"github.com/airlock-mcp/airlock-mcp/tools"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// TestOutputSchemaMatchesResult checks that the output schema describes
+// exactly the JSON of sandbox.Result: every field a required property, no
+// property without a field, and real results valid.
+func TestOutputSchemaMatchesResult(t *testing.T) {
+	tool, err := tools.ExecutePython(policy.Default(), &fakeBackend{}, zap.NewNop())
+	if err != nil {
+		t.Fatalf("ExecutePython: %v", err)
+	}
+	var doc struct {
+		Required   []string                   `json:"required"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(tool.Definition.RawOutputSchema, &doc); err != nil {
+		t.Fatalf("parse output schema: %v", err)
+	}
+	var fields []string
+	rt := reflect.TypeFor[sandbox.Result]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+	}
+	var props []string
+	for k := range doc.Properties {
+		props = append(props, k)
+	}
+	slices.Sort(fields)
+	slices.Sort(props)
+	required := slices.Sorted(slices.Values(doc.Required))
+	if !slices.Equal(fields, props) {
+		t.Errorf("schema properties %v, sandbox.Result fields %v", props, fields)
+	}
+	if !slices.Equal(fields, required) {
+		t.Errorf("schema required %v, sandbox.Result fields %v", required, fields)
+	}
+
+	valid := []sandbox.Result{
+		{Status: sandbox.StatusOK, ExitCode: ptr(0), Stdout: "1\n", Result: ptr("42"), DurationMS: 12, Backend: "local"},
+		{Status: sandbox.StatusError, ExitCode: ptr(1), Error: &sandbox.ErrorInfo{Type: "ValueError", Message: "bad", Traceback: "tb"}, Backend: "local"},
+		{Status: sandbox.StatusTimeout, TimedOut: true, Truncated: true, Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "limit"}},
+		{Status: sandbox.StatusKilled},
+	}
+	for _, r := range valid {
+		if err := validate(tool.Output, r); err != nil {
+			t.Errorf("valid result %+v rejected: %v", r, err)
+		}
+	}
+	invalid := map[string]sandbox.Result{
+		"unknown status":    {Status: "exploded"},
+		"negative duration": {Status: sandbox.StatusOK, DurationMS: -1},
+	}
+	for name, r := range invalid {
+		if err := validate(tool.Output, r); err == nil {
+			t.Errorf("%s: invalid result accepted", name)
+		}
+	}
+}
+
+// validate checks v's JSON against s, as a client that validates
+// structuredContent would.
+func validate(s *jsonschema.Schema, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := s.Validate(inst); err != nil {
+		var lines []string
+		for _, v := range schemas.Violations(err) {
+			lines = append(lines, v.String())
+		}
+		return &violationsError{lines}
+	}
+	return nil
+}
+
+type violationsError struct{ lines []string }
+
+func (e *violationsError) Error() string { return strings.Join(e.lines, "; ") }
