@@ -107,7 +107,7 @@ func TestParseBad(t *testing.T) {
 			want: "policy.yaml:2: /limits/max_processes: got number, want integer"},
 		{name: "zero timeout",
 			data:     "limits:\n  default_timeout_s: 0\n",
-			contains: []string{"policy.yaml:2: /limits/default_timeout_s: exclusiveMinimum: got 0, want 0"}},
+			contains: []string{"policy.yaml:2: /limits/default_timeout_s: exclusiveMinimum: got 0, want > 0"}},
 		{name: "above maximum",
 			data: "# operator limits\n\nversion: 1\n\nlimits:\n  default_timeout_s: 30\n  max_timeout_s: 9000\n",
 			// The number formatting (9000 or 9,000) is the schemas package's.

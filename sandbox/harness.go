@@ -4,9 +4,9 @@ import (
 	"crypto/rand"
 	_ "embed" // for the harness source
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,9 +32,22 @@ const (
 // from the environment (-I), skip the site module (-S; site-packages come in
 // through HarnessOptions.SysPath instead), unbuffer stdout and stderr (-u)
 // and write no bytecode (-B).
-func HarnessArgs() []string {
-	return []string{"-I", "-S", "-u", "-B", "-c", harnessSource}
+//
+// readyFD, when above 2, is a file descriptor on which the harness writes
+// one byte (ReadyByte) once it is up and waiting for its code on stdin:
+// backends that start sandboxes ahead of calls read it to know a sandbox is
+// warm. It may be the envelope fd; the byte then precedes the envelope, and
+// the backend reads it off before ReadEnvelope. 0 sends no signal.
+func HarnessArgs(readyFD int) []string {
+	args := []string{"-I", "-S", "-u", "-B", "-c", harnessSource}
+	if readyFD > 2 {
+		args = append(args, strconv.Itoa(readyFD))
+	}
+	return args
 }
+
+// ReadyByte is what the harness writes on its ready fd (see HarnessArgs).
+const ReadyByte = '\n'
 
 // HarnessOptions configure one run of the harness.
 type HarnessOptions struct {
@@ -60,19 +73,13 @@ type Invocation struct {
 	// Nonce is the secret the envelope must carry; pass it to ParseEnvelope
 	// or Finalize. It appears nowhere but in Stdin.
 	Nonce string
-	// Stdin is the whole of the harness's standard input: a JSON header line,
-	// then the code.
+	// Stdin is the whole of the harness's standard input: two header lines
+	// (see NewInvocation), then the code.
 	Stdin []byte
 }
 
-// harnessHeader is the first line of the harness's stdin.
-type harnessHeader struct {
-	Nonce      string   `json:"nonce"`
-	EnvelopeFD int      `json:"envelope_fd"`
-	SysPath    []string `json:"sys_path"`
-	MaxRepr    int      `json:"max_repr"`
-	Workdir    string   `json:"workdir"`
-}
+// harnessMagic starts the harness's stdin and names its format.
+const harnessMagic = "AIRLOCK-HARNESS/1"
 
 // NewInvocation prepares the harness's stdin for running code with opts,
 // under a fresh 128-bit nonce from crypto/rand. It fails when code is not
@@ -91,9 +98,10 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 	if maxRepr < MinReprBytes || maxRepr > DefaultMaxReprBytes {
 		return nil, fmt.Errorf("sandbox: MaxReprBytes %d out of range [%d, %d]", opts.MaxReprBytes, MinReprBytes, DefaultMaxReprBytes)
 	}
-	for _, p := range append([]string{opts.Workdir}, opts.SysPath...) {
-		if !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
-			return nil, fmt.Errorf("sandbox: path %q is not valid UTF-8 without NUL bytes", p)
+	paths := append([]string{opts.Workdir}, opts.SysPath...)
+	for _, p := range paths {
+		if !utf8.ValidString(p) || strings.ContainsAny(p, "\x00\n") {
+			return nil, fmt.Errorf("sandbox: path %q is not valid UTF-8 without NUL bytes or newlines", p)
 		}
 	}
 	var raw [16]byte
@@ -101,20 +109,10 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 		return nil, fmt.Errorf("sandbox: generate nonce: %w", err)
 	}
 	nonce := hex.EncodeToString(raw[:])
-	sysPath := opts.SysPath
-	if sysPath == nil {
-		sysPath = []string{}
-	}
-	header, err := json.Marshal(harnessHeader{
-		Nonce:      nonce,
-		EnvelopeFD: opts.EnvelopeFD,
-		SysPath:    sysPath,
-		MaxRepr:    maxRepr,
-		Workdir:    opts.Workdir,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: encode harness header: %w", err)
-	}
+	// Two header lines the harness can split without importing json:
+	// "AIRLOCK-HARNESS/1 <nonce> <fd> <max_repr>" and the NUL-separated
+	// paths, workdir first.
+	header := fmt.Sprintf("%s %s %d %d\n%s", harnessMagic, nonce, opts.EnvelopeFD, maxRepr, strings.Join(paths, "\x00"))
 	stdin := make([]byte, 0, len(header)+1+len(code))
 	stdin = append(stdin, header...)
 	stdin = append(stdin, '\n')

@@ -1,26 +1,53 @@
 """Airlock harness: runs submitted code as __main__ and reports on a private fd.
 
-Started as `python -I -S -u -B -c <this source>`. Stdin holds one JSON header
-line, then the code (UTF-8) to EOF. The report (the "envelope") is one frame
-written to the header's envelope_fd just before os._exit:
+Started as `python -I -S -u -B -c <this source> [ready_fd]`; with ready_fd,
+the harness writes one byte ("\n") there once it waits for its code. Stdin
+holds two header lines,
+then the code (UTF-8) to EOF:
+
+    AIRLOCK-HARNESS/1 <nonce> <envelope_fd> <max_repr>\n
+    <workdir>\0<sys_path entry>\0...\n
+
+The report (the "envelope") is one frame written to envelope_fd just before
+os._exit:
 
     AIRLOCK-ENVELOPE/1 <nonce> <len>\n<json of len bytes>\n
 
 The Go side (sandbox/envelope.go) trusts nothing here: it accepts exactly one
 well-formed frame with the right nonce and checks it against the process's
 real exit code. Stdlib only; must run on Python 3.8+.
+
+Startup cost is paid on every call, so the happy path imports only built-in
+or frozen modules (no ast, json, re, traceback, site): the code is parsed
+with compile(..., PyCF_ONLY_AST) and the envelope's JSON is written by hand.
+traceback and linecache are imported only to describe an exception.
 """
-import ast
+import _ast
 import atexit
 import builtins
-import json
-import linecache
-import os
+import posix  # os without its import cost; os pulls in _collections_abc and more
 import sys
-import traceback
-import types
 
 FILENAME = "<code>"
+PyCF_ONLY_AST = 0x400
+
+# JSON string escapes: quote, backslash and the C0 controls. Everything else,
+# non-ASCII included, is written as UTF-8 (valid: _cap guarantees it).
+_JSON_ESCAPES = {i: "\\u%04x" % i for i in range(0x20)}
+_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x09: "\\t", 0x0D: "\\r"})
+
+
+def _json(value):
+    """Encode None, bool, int, str and dicts of them as JSON."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str):
+        return '"' + str.translate(value, _JSON_ESCAPES) + '"'
+    return "{" + ",".join(_json(k) + ":" + _json(v) for k, v in value.items()) + "}"
 
 
 def _cap(text, limit):
@@ -51,9 +78,13 @@ def _type_name(exc):
     return "%s.%s" % (_safe_str(module), cls.__qualname__)
 
 
-def _describe(exc, limit):
+def _describe(exc, limit, code):
     """The error record of exc, its traceback starting at the user's code."""
     try:
+        import linecache
+        import traceback
+
+        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != FILENAME:
             tb = tb.tb_next
@@ -71,15 +102,13 @@ def _describe(exc, limit):
     }
 
 
-def _run(source, namespace, limit):
-    """Run source like a REPL would; return (result, exception or None)."""
+def _run(code, namespace, limit):
+    """Run code like a REPL would; return (result, exception or None)."""
     try:
-        code = source.decode("utf-8")
-        linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
-        tree = ast.parse(code, FILENAME)
+        tree = compile(code, FILENAME, "exec", PyCF_ONLY_AST, dont_inherit=True)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = compile(ast.Expression(tree.body.pop().value), FILENAME, "eval", dont_inherit=True)
+        if tree.body and isinstance(tree.body[-1], _ast.Expr):
+            last = compile(_ast.Expression(tree.body.pop().value), FILENAME, "eval", dont_inherit=True)
         exec(compile(tree, FILENAME, "exec", dont_inherit=True), namespace)
         value = None if last is None else eval(last, namespace)
         return (None if value is None else _cap(repr(value), limit)), None
@@ -87,12 +116,12 @@ def _run(source, namespace, limit):
         return None, exc
 
 
-def _outcome(exc, limit):
+def _outcome(exc, limit, code):
     """The exit code and error record for exc, as the interpreter would exit."""
     if exc is None:
         return 0, None
     if not isinstance(exc, SystemExit):
-        return 1, _describe(exc, limit)
+        return 1, _describe(exc, limit, code)
     code = exc.code
     if code is None:
         status = 0
@@ -124,21 +153,24 @@ def _flush():
 
 def _main():
     # Bound before the user's code runs, so patching the modules cannot break reporting.
-    write, exit_now, dumps = os.write, os._exit, json.dumps
+    write, exit_now, encode = posix.write, posix._exit, _json
 
+    if len(sys.argv) > 1:  # the backend asked to know when we wait for code
+        write(int(sys.argv[1]), b"\n")
     data = sys.stdin.buffer.read()
-    line, _, source = data.partition(b"\n")
-    header = json.loads(line.decode("utf-8"))
-    del data, line
-    nonce = header["nonce"].encode("ascii")  # kept only in this frame's locals
-    fd = header["envelope_fd"]
-    limit = header.get("max_repr") or 65536
+    first, paths, source = data.split(b"\n", 2)
+    del data
+    magic, nonce, fd, limit = first.split(b" ")
+    if magic != b"AIRLOCK-HARNESS/1":
+        raise SystemExit("airlock harness: unknown header")
+    fd, limit = int(fd), int(limit)  # the nonce stays only in this frame's locals
+    workdir, *sys_path = paths.decode("utf-8").split("\0")
 
-    null = os.open(os.devnull, os.O_RDONLY)  # input() in the code sees EOF
-    os.dup2(null, 0)
+    null = posix.open("/dev/null", posix.O_RDONLY)  # input() in the code sees EOF
+    posix.dup2(null, 0)
     if null != 0:
-        os.close(null)
-    os.set_inheritable(fd, False)  # subprocesses must not get the envelope channel
+        posix.close(null)
+    posix.set_inheritable(fd, False)  # subprocesses must not get the envelope channel
     for stream in (sys.stdout, sys.stderr):  # -I ignores PYTHONIOENCODING
         try:
             stream.reconfigure(encoding="utf-8", errors="backslashreplace")
@@ -146,30 +178,33 @@ def _main():
             pass
 
     sys.argv = [""]
-    if header.get("workdir"):
-        sys.path.insert(0, header["workdir"])
-    sys.path.extend(header.get("sys_path") or [])
-    import site  # with -S, importing site only defines helpers; add exit(), quit(), help()
-    site.setquit()
-    site.sethelper()
-    del header
+    if workdir:
+        sys.path.insert(0, workdir)
+    sys.path.extend(p for p in sys_path if p)
+    import _sitebuiltins  # -S drops exit(), quit() and help(); site would cost more
 
-    main = types.ModuleType("__main__")
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
+    builtins.help = _sitebuiltins._Helper()
+
+    code = source.decode("utf-8")
+    del source
+    main = type(sys)("__main__")
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     recursion_limit = sys.getrecursionlimit()
 
-    result, exc = _run(source, main.__dict__, limit)
+    result, exc = _run(code, main.__dict__, limit)
 
     sys.setrecursionlimit(recursion_limit)
-    exit_code, error = _outcome(exc, limit)
+    exit_code, error = _outcome(exc, limit, code)
     _flush()
-    payload = dumps({
+    payload = encode({
         "status": "ok" if exit_code == 0 else "error",
         "exit_code": exit_code,
         "result": result,
         "error": error,
-    }, ensure_ascii=False).encode("utf-8")
+    }).encode("utf-8")
     frame = b"AIRLOCK-ENVELOPE/1 %s %d\n%s\n" % (nonce, len(payload), payload)
     try:
         while frame:

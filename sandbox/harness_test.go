@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -67,7 +69,7 @@ func runHarness(t *testing.T, code string, opts HarnessOptions, limits Limits) h
 
 	ctx, cancel := context.WithTimeout(context.Background(), limits.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, HarnessArgs()...)
+	cmd := exec.CommandContext(ctx, py, HarnessArgs(0)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = bytes.NewReader(inv.Stdin)
@@ -300,8 +302,8 @@ func TestHarness(t *testing.T) {
 		},
 		{
 			name: "input() gets EOF",
-			code: "try:\n    input()\nexcept EOFError:\n    print('eof')\nimport sys\nsys.stdin.read()",
-			want: want{status: StatusOK, exitCode: intp(0), result: strp("''"), stdout: strp("eof\n")},
+			code: "try:\n    input()\nexcept EOFError:\n    print('eof')\nimport os, sys\nsys.stdin.read(), os.readlink('/proc/self/fd/0')",
+			want: want{status: StatusOK, exitCode: intp(0), result: strp("('', '/dev/null')"), stdout: strp("eof\n")},
 		},
 		{
 			name: "fake envelope on stdout is just output",
@@ -500,6 +502,7 @@ pickle.loads(pickle.dumps(Point())).__class__.__name__`,
 			if res.Backend != "test" {
 				t.Errorf("backend = %q", res.Backend)
 			}
+			validateResult(t, res)
 			if tc.check != nil {
 				tc.check(t, run)
 			}
@@ -508,7 +511,10 @@ pickle.loads(pickle.dumps(Point())).__class__.__name__`,
 }
 
 func TestHarnessArgs(t *testing.T) {
-	args := HarnessArgs()
+	if ready := HarnessArgs(7); len(ready) != 7 || ready[6] != "7" {
+		t.Errorf("HarnessArgs(7) = %q, want the ready fd after the source", ready)
+	}
+	args := HarnessArgs(0)
 	want := []string{"-I", "-S", "-u", "-B", "-c"}
 	if len(args) != 6 || strings.Join(args[:5], " ") != strings.Join(want, " ") {
 		t.Fatalf("args = %q, want %q + source", args[:min(len(args), 5)], want)
@@ -517,7 +523,7 @@ func TestHarnessArgs(t *testing.T) {
 		t.Error("the last argument is not the harness source")
 	}
 	args[0] = "mutated"
-	if HarnessArgs()[0] != "-I" {
+	if HarnessArgs(0)[0] != "-I" {
 		t.Error("HarnessArgs shares its slice between calls")
 	}
 }
@@ -530,17 +536,15 @@ func TestNewInvocation(t *testing.T) {
 	if len(inv.Nonce) != 32 || strings.Trim(inv.Nonce, "0123456789abcdef") != "" {
 		t.Errorf("nonce %q is not 128 bits of hex", inv.Nonce)
 	}
-	line, code, ok := bytes.Cut(inv.Stdin, []byte("\n"))
-	if !ok || string(code) != "print('hi')\n" {
+	parts := bytes.SplitN(inv.Stdin, []byte("\n"), 3)
+	if len(parts) != 3 || string(parts[2]) != "print('hi')\n" {
 		t.Fatalf("stdin = %q", inv.Stdin)
 	}
-	var h map[string]any
-	if err := json.Unmarshal(line, &h); err != nil {
-		t.Fatalf("header: %v", err)
+	if want := "AIRLOCK-HARNESS/1 " + inv.Nonce + " 3 " + fmt.Sprint(DefaultMaxReprBytes); string(parts[0]) != want {
+		t.Errorf("header line = %q, want %q", parts[0], want)
 	}
-	want := map[string]any{"nonce": inv.Nonce, "envelope_fd": 3.0, "sys_path": []any{"/a"}, "max_repr": float64(DefaultMaxReprBytes), "workdir": "/w"}
-	if got, _ := json.Marshal(h); string(got) != string(must(json.Marshal(want))) {
-		t.Errorf("header = %s, want %s", got, must(json.Marshal(want)))
+	if string(parts[1]) != "/w\x00/a" {
+		t.Errorf("paths line = %q, want workdir then sys_path, NUL-separated", parts[1])
 	}
 	other, err := NewInvocation("", HarnessOptions{EnvelopeFD: 3})
 	if err != nil {
@@ -549,8 +553,8 @@ func TestNewInvocation(t *testing.T) {
 	if other.Nonce == inv.Nonce {
 		t.Error("two invocations share a nonce")
 	}
-	if !bytes.Contains(other.Stdin, []byte(`"sys_path":[]`)) {
-		t.Errorf("nil SysPath not sent as []: %q", other.Stdin)
+	if p := bytes.SplitN(other.Stdin, []byte("\n"), 3); len(p) != 3 || len(p[1]) != 0 {
+		t.Errorf("no workdir and no sys_path should give an empty paths line: %q", other.Stdin)
 	}
 
 	for _, bad := range []struct {
@@ -565,6 +569,7 @@ func TestNewInvocation(t *testing.T) {
 		{"negative repr", "", HarnessOptions{EnvelopeFD: 3, MaxReprBytes: -1}},
 		{"NUL in sys_path", "", HarnessOptions{EnvelopeFD: 3, SysPath: []string{"/a\x00b"}}},
 		{"invalid UTF-8 workdir", "", HarnessOptions{EnvelopeFD: 3, Workdir: "/\xff"}},
+		{"newline in sys_path", "", HarnessOptions{EnvelopeFD: 3, SysPath: []string{"/a\nb"}}},
 	} {
 		if _, err := NewInvocation(bad.code, bad.opts); err == nil {
 			t.Errorf("%s: NewInvocation accepted it", bad.name)
@@ -595,4 +600,45 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestHarnessSignalsReadyBeforeReadingCode: with a ready fd, the harness
+// writes ReadyByte there while still waiting for its code, and the envelope
+// follows it on the same channel once the code has run.
+func TestHarnessSignalsReadyBeforeReadingCode(t *testing.T) {
+	py := testPython(t)
+	inv, err := NewInvocation("6*7", HarnessOptions{EnvelopeFD: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, HarnessArgs(3)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var ready [1]byte
+	if _, err := io.ReadFull(r, ready[:]); err != nil || ready[0] != ReadyByte {
+		t.Fatalf("ready signal = %q, %v", ready, err)
+	}
+	// Only now does the code arrive.
+	stdin.Write(inv.Stdin)
+	stdin.Close()
+	data, err := ReadEnvelope(r, MaxEnvelopeBytes(Limits{MaxOutputBytes: 1 << 16}))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	env, err := ParseEnvelope(data, inv.Nonce)
+	if err != nil || env.Result == nil || *env.Result != "42" {
+		t.Fatalf("envelope after the ready byte: %+v, %v (%q)", env, err, data)
+	}
 }

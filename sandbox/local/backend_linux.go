@@ -3,7 +3,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +34,15 @@ type Options struct {
 	// UIDBase is the first host uid used for sandboxes when running as
 	// root; 0 means DefaultUIDBase.
 	UIDBase int
+	// WarmSandboxes is how many sandboxes to keep started ahead of calls,
+	// each waiting for its code. Every sandbox still serves exactly one
+	// call; a warm one only skips the wait for its setup and for the
+	// interpreter's start. 0 starts every sandbox on demand.
+	WarmSandboxes int
+	// WarmLimits are the limits to build warm sandboxes with before the
+	// first call (the policy's, for its default timeout). Zero waits for
+	// the first call to tell.
+	WarmLimits sandbox.Limits
 }
 
 // Backend runs each execution in a fresh local sandbox.
@@ -49,6 +57,8 @@ type Backend struct {
 	closed  bool
 	running map[*os.Process]struct{}
 	wg      sync.WaitGroup
+
+	warm *warmPool
 }
 
 // layout is the part of the sandbox configuration that is the same for
@@ -90,6 +100,12 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	if err := b.selfTest(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if opts.WarmSandboxes > 0 {
+		b.warm = newWarmPool(b, opts.WarmSandboxes)
+		if opts.WarmLimits != (sandbox.Limits{}) {
+			b.warm.prefill(opts.WarmLimits)
+		}
 	}
 	return b, nil
 }
@@ -193,32 +209,16 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("prepare harness: %w", err)
 	}
-	cfg := &initConfig{
-		Rootless:     b.rootless,
-		Binds:        b.layout.binds,
-		FileBinds:    b.layout.fileBinds,
-		Symlinks:     b.layout.symlinks,
-		ScratchBytes: req.Limits.MaxFileBytes,
-		Python:       b.interp.Executable,
-		Argv:         append([]string{b.interp.Executable}, sandbox.HarnessArgs()...),
-		Env:          b.layout.env,
-		Rlimits: rlimits{
-			AddressSpace: uint64(req.Limits.MemoryBytes),
-			CPUSeconds:   uint64(max(1, (req.Limits.CPUTime+time.Second-1)/time.Second)),
-			Processes:    uint64(req.Limits.MaxProcesses),
-			FileSize:     uint64(req.Limits.MaxFileBytes),
-			OpenFiles:    uint64(req.Limits.MaxOpenFiles),
-		},
+	var p *proc
+	if b.warm != nil {
+		p = b.warm.take(req.Limits)
 	}
-	if !b.rootless {
-		uid, err := b.uids.acquire()
-		if err != nil {
-			return sandbox.Result{}, fmt.Errorf("allocate sandbox uid: %w", err)
+	if p == nil {
+		if p, err = b.start(ctx, req.Limits); err != nil {
+			return sandbox.Result{}, err
 		}
-		defer b.uids.release(uid)
-		cfg.UID, cfg.GID = uid, uid
 	}
-	return b.run(ctx, cfg, inv, req.Limits)
+	return p.run(ctx, inv, req.Limits.Timeout), nil
 }
 
 func validateLimits(l sandbox.Limits) error {
@@ -229,115 +229,265 @@ func validateLimits(l sandbox.Limits) error {
 	return nil
 }
 
-// run starts the init helper in new namespaces, feeds the harness, and
-// collects output, the envelope and the exit status. The wall-clock timer
-// and cancellation kill the sandbox's pid 1, which takes every process in
-// the pid namespace with it.
-func (b *Backend) run(ctx context.Context, cfg *initConfig, inv *sandbox.Invocation, limits sandbox.Limits) (sandbox.Result, error) {
+// proc is one started sandbox: its init helper has built it and exec'd the
+// interpreter, whose harness waits on stdin for the code.
+type proc struct {
+	cmd      *exec.Cmd
+	limits   sandbox.Limits
+	stdin    io.WriteCloser
+	statusR  *os.File
+	stdout   *sandbox.OutputBuffer
+	stderr   *sandbox.OutputBuffer
+	envelope chan []byte
+	// ready is closed when the harness waits for its code.
+	ready chan struct{}
+	// done is closed once the sandbox's pid 1 is reaped; waitErr is then set.
+	done    chan struct{}
+	waitErr error
+	// stderrCopied is closed when the code's stderr reaches EOF.
+	stderrCopied chan struct{}
+
+	releaseOnce sync.Once
+	releaseUID  func()
+}
+
+// release gives the sandbox's uid back, once.
+func (p *proc) release() { p.releaseOnce.Do(p.releaseUID) }
+
+// exited reports whether the sandbox is already gone.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// start builds a sandbox for limits (Timeout aside, which only the caller's
+// timer enforces) and returns once the interpreter runs, or with the step
+// of the setup that failed.
+func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, error) {
+	cfg := &initConfig{
+		Rootless:     b.rootless,
+		Binds:        b.layout.binds,
+		FileBinds:    b.layout.fileBinds,
+		Symlinks:     b.layout.symlinks,
+		ScratchBytes: limits.MaxFileBytes,
+		Python:       b.interp.Executable,
+		Argv:         append([]string{b.interp.Executable}, sandbox.HarnessArgs(envelopeFD)...),
+		Env:          b.layout.env,
+		Rlimits: rlimits{
+			AddressSpace: uint64(limits.MemoryBytes),
+			CPUSeconds:   uint64(max(1, (limits.CPUTime+time.Second-1)/time.Second)),
+			Processes:    uint64(limits.MaxProcesses),
+			FileSize:     uint64(limits.MaxFileBytes),
+			OpenFiles:    uint64(limits.MaxOpenFiles),
+		},
+	}
+	release := func() {}
+	if !b.rootless {
+		uid, err := b.uids.acquire()
+		if err != nil {
+			return nil, fmt.Errorf("allocate sandbox uid: %w", err)
+		}
+		cfg.UID, cfg.GID = uid, uid
+		release = func() { b.uids.release(uid) }
+	}
+	p, err := b.spawn(cfg, limits)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	p.releaseUID = release
+	if err := p.awaitSetup(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// spawn starts the init helper in new namespaces with its pipes wired.
+func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 	encoded, err := cfg.encode()
 	if err != nil {
-		return sandbox.Result{}, err
+		return nil, err
 	}
 	envR, envW, err := os.Pipe()
 	if err != nil {
-		return sandbox.Result{}, fmt.Errorf("envelope pipe: %w", err)
+		return nil, fmt.Errorf("envelope pipe: %w", err)
 	}
-	defer envR.Close()
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
+		envR.Close()
 		envW.Close()
-		return sandbox.Result{}, fmt.Errorf("setup status pipe: %w", err)
+		return nil, fmt.Errorf("setup status pipe: %w", err)
 	}
-	defer statusR.Close()
-
-	stdout := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
-	stderr := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
-	cmd := &exec.Cmd{
-		Path:        b.self,
-		Args:        []string{initArg0},
-		Env:         []string{initConfigEnv + "=" + encoded},
-		Stdin:       bytes.NewReader(inv.Stdin),
-		Stdout:      stdout,
-		Stderr:      stderr,
-		ExtraFiles:  []*os.File{envW, statusW},
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		envR.Close()
+		envW.Close()
+		statusR.Close()
+		statusW.Close()
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	closeAll := func(files ...*os.File) {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	p := &proc{
+		limits:     limits,
+		statusR:    statusR,
+		stdout:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
+		stderr:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
+		envelope:   make(chan []byte, 1),
+		ready:      make(chan struct{}),
+		done:       make(chan struct{}),
+		releaseUID: func() {},
+	}
+	p.cmd = &exec.Cmd{
+		Path:   b.self,
+		Args:   []string{initArg0},
+		Env:    []string{initConfigEnv + "=" + encoded, "GOGC=off", "GOMAXPROCS=1"},
+		Stdout: p.stdout,
+		// The helper's own stderr is the status pipe; the code's stderr
+		// goes in as fd 5 and is moved to fd 2 just before exec.
+		Stderr:      statusW,
+		ExtraFiles:  []*os.File{envW, statusW, stderrW},
 		SysProcAttr: b.sysProcAttr(),
 		// The pipes close when the pid namespace dies; this only guards
 		// against a bug leaving Wait stuck.
 		WaitDelay: 2 * time.Second,
 	}
-
-	if err := b.track(cmd); err != nil {
-		envW.Close()
-		statusW.Close()
-		return sandbox.Result{}, err
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
+		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
-	defer b.untrack(cmd)
-	start := time.Now()
-	envW.Close()
-	statusW.Close()
-
-	// The envelope channel is drained whatever its size; only the first
-	// bytes up to the bound are kept.
-	envelope := make(chan []byte, 1)
+	err = b.track(p.cmd)
+	closeAll(envW, statusW, stderrW)
+	if err != nil {
+		closeAll(envR, statusR, stderrR)
+		return nil, err
+	}
+	p.stderrCopied = make(chan struct{})
 	go func() {
-		data, _ := io.ReadAll(io.LimitReader(envR, int64(sandbox.MaxEnvelopeBytes(limits))+1))
-		_, _ = io.Copy(io.Discard, envR)
-		envelope <- data
+		defer close(p.stderrCopied)
+		defer stderrR.Close()
+		_, _ = io.Copy(p.stderr, stderrR)
 	}()
-
-	// Setup succeeded when the status pipe closes empty (close-on-exec).
-	setupStatus := make(chan []byte, 1)
+	// The envelope channel carries the harness's ready byte, then the
+	// envelope. It is drained whatever its size; only the first bytes up to
+	// the bound are kept.
 	go func() {
-		data, _ := io.ReadAll(io.LimitReader(statusR, 4096))
-		setupStatus <- data
+		defer envR.Close()
+		var ready [1]byte
+		if n, _ := io.ReadFull(envR, ready[:]); n == 1 && ready[0] == sandbox.ReadyByte {
+			close(p.ready)
+		}
+		data, _ := sandbox.ReadEnvelope(envR, sandbox.MaxEnvelopeBytes(limits))
+		p.envelope <- data
 	}()
-
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-
-	timer := time.NewTimer(limits.Timeout - time.Since(start))
-	defer timer.Stop()
-	var exit sandbox.ProcessExit
-	var waitErr error
-	select {
-	case waitErr = <-waited:
-	case <-timer.C:
-		exit.TimedOut = true
-		_ = cmd.Process.Kill()
-		waitErr = <-waited
-	case <-ctx.Done():
-		exit.Canceled = true
-		_ = cmd.Process.Kill()
-		waitErr = <-waited
-	}
-	exit.Duration = time.Since(start)
-	data := <-envelope
-	setupErr := <-setupStatus
-	if len(setupErr) > 0 {
-		return sandbox.Result{}, fmt.Errorf("sandbox setup failed at step %s", strings.TrimSpace(string(setupErr)))
-	}
-	if err := exitStatus(cmd, waitErr, &exit); err != nil {
-		return sandbox.Result{}, err
-	}
-	return sandbox.Finalize(Name, exit, data, inv.Nonce, stdout, stderr, limits), nil
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		b.untrack(p.cmd)
+		close(p.done)
+	}()
+	return p, nil
 }
 
-// exitStatus fills exit from the process state.
-func exitStatus(cmd *exec.Cmd, waitErr error, exit *sandbox.ProcessExit) error {
-	if cmd.ProcessState == nil {
-		return fmt.Errorf("wait for sandbox: %w", waitErr)
+// awaitSetup returns when the harness waits for its code, or with why it
+// never will: a failed setup step (the helper writes it to the setup status
+// pipe, which a successful exec closes empty), an interpreter that died
+// before it was ready, or ctx.
+func (p *proc) awaitSetup(ctx context.Context) error {
+	status := make(chan []byte, 1)
+	go func() {
+		defer p.statusR.Close()
+		data, _ := io.ReadAll(io.LimitReader(p.statusR, 4096))
+		status <- data
+	}()
+	select {
+	case data := <-status:
+		if len(data) > 0 {
+			p.kill()
+			return fmt.Errorf("%w: sandbox setup failed at step %s", ErrUnavailable, strings.TrimSpace(string(data)))
+		}
+	case <-ctx.Done():
+		p.kill()
+		return fmt.Errorf("sandbox setup: %w", ctx.Err())
 	}
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	select {
+	case <-p.ready:
+		return nil
+	case <-p.done:
+		p.release()
+		return fmt.Errorf("%w: the interpreter exited before it was ready: %s", ErrUnavailable, strings.TrimSpace(p.stderr.String()))
+	case <-ctx.Done():
+		p.kill()
+		return fmt.Errorf("sandbox setup: %w", ctx.Err())
+	}
+}
+
+// kill ends the sandbox (its pid 1, and with it every process of its pid
+// namespace) and waits until it is gone.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.release()
+}
+
+// run sends the code, enforces the wall-clock timeout and cancellation, and
+// composes the result once every process of the sandbox is gone.
+func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, timeout time.Duration) sandbox.Result {
+	defer p.release()
+	start := time.Now()
+	go func() {
+		// An error means the harness died before reading it all; the exit
+		// status tells the rest.
+		_, _ = p.stdin.Write(inv.Stdin)
+		_ = p.stdin.Close()
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var exit sandbox.ProcessExit
+	select {
+	case <-p.done:
+	case <-timer.C:
+		exit.TimedOut = true
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	case <-ctx.Done():
+		exit.Canceled = true
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	exit.Duration = time.Since(start)
+	data := <-p.envelope
+	<-p.stderrCopied
+	exitStatus(p.cmd, &exit)
+	return sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, p.limits)
+}
+
+// exitStatus fills exit from the process state. A process that was never
+// reaped (impossible after Wait) reads as killed.
+func exitStatus(cmd *exec.Cmd, exit *sandbox.ProcessExit) {
+	ps := cmd.ProcessState
+	if ps == nil {
+		exit.Signal = syscall.SIGKILL
+		return
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
 	if !ok {
-		return fmt.Errorf("wait for sandbox: unexpected status %v", cmd.ProcessState)
+		exit.Signal = syscall.SIGKILL
+		return
 	}
+	exit.CPUTime = ps.UserTime() + ps.SystemTime()
 	switch {
 	case ws.Signaled():
 		exit.Signal = ws.Signal()
 	case ws.Exited():
 		exit.ExitCode = ws.ExitStatus()
 	}
-	return nil
 }
 
 func (b *Backend) sysProcAttr() *syscall.SysProcAttr {
@@ -378,8 +528,8 @@ func (b *Backend) untrack(cmd *exec.Cmd) {
 	b.wg.Done()
 }
 
-// Close kills every running sandbox, waits for them to be gone, and refuses
-// further executions.
+// Close kills every sandbox, running or warm, waits for them to be gone,
+// and refuses further executions.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -391,6 +541,9 @@ func (b *Backend) Close() error {
 		_ = p.Kill()
 	}
 	b.mu.Unlock()
+	if b.warm != nil {
+		b.warm.close()
+	}
 	b.wg.Wait()
 	return nil
 }

@@ -23,7 +23,13 @@ const (
 	// setupStatusFD is the write end of the setup status pipe: the helper
 	// writes a failed step's error there; a successful exec closes it
 	// (close-on-exec), which the parent reads as "the sandbox is running".
+	// The helper's own stderr (fd 2) is the same pipe until just before
+	// exec, so even a crash of the helper's runtime reads as a setup
+	// failure, never as output of the code.
 	setupStatusFD = 4
+	// codeStderrFD is the stderr the interpreter gets: the helper moves it
+	// to fd 2 as its last step.
+	codeStderrFD = 5
 )
 
 // Paths inside the sandbox.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,8 +69,7 @@ var initSteps = []initStep{
 	{"set hostname", setHostname},
 	{"drop privileges", dropPrivileges},
 	{"close inherited descriptors", closeInheritedFDs},
-	{"set resource limits", setRlimits},
-	{"exec interpreter", execInterpreter},
+	{"set resource limits and exec interpreter", execInterpreter},
 }
 
 // runInit sets the sandbox up step by step and execs the interpreter. On
@@ -371,44 +371,86 @@ func lastCap() (int, error) {
 
 func closeInheritedFDs(*initState) error {
 	// Only stdio and the envelope channel (3) reach the interpreter; the
-	// setup status pipe (4) is already close-on-exec. Whatever else the
-	// server inherited from its own parent stops here.
-	return unix.CloseRange(setupStatusFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	// setup status pipe (4) is already close-on-exec, and the code's stderr
+	// (5) moves to fd 2 just before exec. Whatever else the server
+	// inherited from its own parent stops here.
+	return unix.CloseRange(codeStderrFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
 
-func setRlimits(st *initState) error {
-	r := st.cfg.Rlimits
-	set := func(name string, res int, soft, hard uint64) error {
-		if err := syscall.Setrlimit(res, &syscall.Rlimit{Cur: soft, Max: hard}); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
+// execArgs are the interpreter's path, argv and environment as the kernel
+// takes them, converted before the address-space limit is set: after it,
+// the helper must not allocate (the Go runtime's reservations already
+// exceed the limit, so any new mapping would fail).
+type execArgs struct {
+	path *byte
+	argv []*byte
+	env  []*byte
+}
+
+func prepareExec(cfg *initConfig) (*execArgs, error) {
+	path, err := syscall.BytePtrFromString(cfg.Python)
+	if err != nil {
+		return nil, err
 	}
-	limits := []struct {
-		name      string
-		res       int
-		soft, max uint64
-	}{
+	argv, err := syscall.SlicePtrFromStrings(cfg.Argv)
+	if err != nil {
+		return nil, err
+	}
+	env, err := syscall.SlicePtrFromStrings(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
+	return &execArgs{path: path, argv: argv, env: env}, nil
+}
+
+// execInterpreter moves the code's stderr into place, sets the rlimits and
+// execs the interpreter, in that order and without allocating once the
+// limits are set. Only a failure returns.
+func execInterpreter(st *initState) error {
+	if err := unix.Chdir(sandboxWorkdir); err != nil {
+		return err
+	}
+	args, err := prepareExec(st.cfg)
+	if err != nil {
+		return fmt.Errorf("prepare exec: %w", err)
+	}
+	failed := []byte("exec interpreter: execve " + st.cfg.Python + " failed")
+	lims := rlimitTable(st.cfg.Rlimits)
+	for _, l := range lims {
+		if err := syscall.Setrlimit(l.res, &syscall.Rlimit{Cur: l.soft, Max: l.hard}); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	// From here on, no allocation: a failure is reported by exit code.
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_DUP3, codeStderrFD, 2, 0); errno != 0 {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 126, 0, 0)
+	}
+	syscall.RawSyscall(syscall.SYS_EXECVE,
+		uintptr(unsafe.Pointer(args.path)),
+		uintptr(unsafe.Pointer(&args.argv[0])),
+		uintptr(unsafe.Pointer(&args.env[0])))
+	// Still here: exec failed. Say so on the status pipe without allocating.
+	syscall.RawSyscall(syscall.SYS_WRITE, setupStatusFD, uintptr(unsafe.Pointer(&failed[0])), uintptr(len(failed)))
+	syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
+	return nil
+}
+
+// rlimit is one resource limit.
+type rlimit struct {
+	name       string
+	res        int
+	soft, hard uint64
+}
+
+// rlimitTable lists the limits in the order they are set: the address
+// space last.
+func rlimitTable(r rlimits) []rlimit {
+	return []rlimit{
 		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0, 0},
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, r.OpenFiles, r.OpenFiles},
 		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, r.Processes, r.Processes},
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, r.FileSize, r.FileSize},
 		{"RLIMIT_CPU", unix.RLIMIT_CPU, r.CPUSeconds, r.CPUSeconds},
-		// Last: with the address space capped, the Go runtime of this
-		// helper must not need to grow before exec.
 		{"RLIMIT_AS", unix.RLIMIT_AS, r.AddressSpace, r.AddressSpace},
 	}
-	for _, l := range limits {
-		if err := set(l.name, l.res, l.soft, l.max); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func execInterpreter(st *initState) error {
-	if err := unix.Chdir(sandboxWorkdir); err != nil {
-		return err
-	}
-	return syscall.Exec(st.cfg.Python, st.cfg.Argv, st.cfg.Env)
 }

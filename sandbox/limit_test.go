@@ -1,0 +1,110 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeBackend records how many Execute calls run at once.
+type fakeBackend struct {
+	running, peak, calls atomic.Int32
+	release              chan struct{}
+	closed               atomic.Bool
+}
+
+func (f *fakeBackend) Name() string { return "fake" }
+
+func (f *fakeBackend) Close() error {
+	f.closed.Store(true)
+	return nil
+}
+
+func (f *fakeBackend) Execute(ctx context.Context, req Request) (Result, error) {
+	f.calls.Add(1)
+	n := f.running.Add(1)
+	defer f.running.Add(-1)
+	for {
+		p := f.peak.Load()
+		if n <= p || f.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	select {
+	case <-f.release:
+	case <-ctx.Done():
+	}
+	return Result{Status: StatusOK, Backend: "fake"}, nil
+}
+
+func TestLimitConcurrency(t *testing.T) {
+	fake := &fakeBackend{release: make(chan struct{})}
+	b := LimitConcurrency(fake, 2)
+	if b.Name() != "fake" {
+		t.Errorf("Name() = %q", b.Name())
+	}
+
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := b.Execute(context.Background(), Request{}); err != nil {
+				t.Errorf("Execute: %v", err)
+			}
+		}()
+	}
+	waitFor(t, func() bool { return fake.running.Load() == 2 })
+	time.Sleep(50 * time.Millisecond) // give a wrongly admitted third call time to show
+	if got := fake.running.Load(); got != 2 {
+		t.Fatalf("%d calls running, want 2", got)
+	}
+
+	// A waiter whose context ends gives up without starting a sandbox.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	before := fake.calls.Load()
+	if _, err := b.Execute(ctx, Request{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled wait returned %v, want DeadlineExceeded", err)
+	}
+	cancelled, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	if _, err := b.Execute(cancelled, Request{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("already-cancelled call returned %v, want Canceled", err)
+	}
+	if fake.calls.Load() != before {
+		t.Error("a cancelled waiter started a sandbox")
+	}
+
+	close(fake.release)
+	wg.Wait()
+	if fake.peak.Load() != 2 || fake.calls.Load() != 5 {
+		t.Errorf("peak %d calls %d, want 2 and 5", fake.peak.Load(), fake.calls.Load())
+	}
+	if err := b.Close(); err != nil || !fake.closed.Load() {
+		t.Errorf("Close did not delegate: %v", err)
+	}
+}
+
+func TestLimitConcurrencyPanicsOnZero(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("LimitConcurrency(b, 0) did not panic")
+		}
+	}()
+	LimitConcurrency(&fakeBackend{}, 0)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
