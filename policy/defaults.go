@@ -19,6 +19,6 @@ func Default() *Policy {
 			MaxConcurrent:   4,
 		},
 		Network: Network{AllowEgress: false},
-		Backend: BackendSettings{Local: LocalSettings{Python: ""}},
+		Backend: BackendSettings{Local: LocalSettings{Python: "", WarmSandboxes: 1}},
 	}
 }

@@ -27,7 +27,7 @@ func (p *Policy) Describe() string {
 	b.WriteString("per call: code up to " + formatBytes(l.MaxCodeBytes) + ", output up to " + formatBytes(l.MaxOutputBytes) + " per stream; " +
 		strconv.Itoa(l.MaxConcurrent) + " calls at once\n")
 	b.WriteString("network: " + network + "\n")
-	b.WriteString("python: " + python + "\n")
+	b.WriteString("python: " + python + "; " + strconv.Itoa(p.Backend.Local.WarmSandboxes) + " warm sandbox(es)\n")
 	return b.String()
 }
 

@@ -48,6 +48,7 @@ network:
 backend:
   local:
     python: /usr/bin/python3.12
+    warm_sandboxes: 0
 `, &Policy{
 			Version: 1,
 			Limits: Limits{DefaultTimeoutS: 2.5, MaxTimeoutS: 3600, MemoryMB: 2048, CPUTimeS: 120,

@@ -61,4 +61,6 @@ type LocalSettings struct {
 	// (resolving shims such as pyenv's to the real binary), then
 	// /usr/bin/python3.
 	Python string `json:"python"`
+	// WarmSandboxes is how many sandboxes to keep built ahead of calls.
+	WarmSandboxes int `json:"warm_sandboxes"`
 }

@@ -31,7 +31,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, path string, stdi
 		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", decision.Reason)
 		return 2
 	}
-	backend, err := openBackend(ctx, o.backend, p)
+	backend, err := openBackend(ctx, o.backend, p, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2

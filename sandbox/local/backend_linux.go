@@ -218,7 +218,7 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 			return sandbox.Result{}, err
 		}
 	}
-	return p.run(ctx, inv, req.Limits.Timeout), nil
+	return p.run(ctx, inv, req.Limits), nil
 }
 
 func validateLimits(l sandbox.Limits) error {
@@ -233,7 +233,6 @@ func validateLimits(l sandbox.Limits) error {
 // interpreter, whose harness waits on stdin for the code.
 type proc struct {
 	cmd      *exec.Cmd
-	limits   sandbox.Limits
 	stdin    io.WriteCloser
 	statusR  *os.File
 	stdout   *sandbox.OutputBuffer
@@ -336,7 +335,6 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 		}
 	}
 	p := &proc{
-		limits:     limits,
 		statusR:    statusR,
 		stdout:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
 		stderr:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
@@ -436,9 +434,11 @@ func (p *proc) kill() {
 	p.release()
 }
 
-// run sends the code, enforces the wall-clock timeout and cancellation, and
-// composes the result once every process of the sandbox is gone.
-func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, timeout time.Duration) sandbox.Result {
+// run sends the code, enforces the call's wall-clock timeout and
+// cancellation, and composes the result once every process of the sandbox
+// is gone. limits are the call's (the sandbox was built with the same ones,
+// the timeout aside).
+func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.Limits) sandbox.Result {
 	defer p.release()
 	start := time.Now()
 	go func() {
@@ -447,7 +447,7 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, timeout time.Du
 		_, _ = p.stdin.Write(inv.Stdin)
 		_ = p.stdin.Close()
 	}()
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(limits.Timeout)
 	defer timer.Stop()
 	var exit sandbox.ProcessExit
 	select {
@@ -465,7 +465,7 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, timeout time.Du
 	data := <-p.envelope
 	<-p.stderrCopied
 	exitStatus(p.cmd, &exit)
-	return sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, p.limits)
+	return sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
 }
 
 // exitStatus fills exit from the process state. A process that was never

@@ -391,3 +391,56 @@ func TestModeMatchesPrivileges(t *testing.T) {
 		t.Fatal("expected the rootless path")
 	}
 }
+
+// TestWarmSandboxes: a backend keeping sandboxes built ahead of calls gives
+// each call a fresh one (nothing written by one call is seen by the next),
+// applies the call's own timeout, serves calls with other limits cold, and
+// leaves no process behind when closed.
+func TestWarmSandboxes(t *testing.T) {
+	warm, err := local.New(context.Background(), local.Options{
+		Python:        os.Getenv("AIRLOCK_TEST_PYTHON"),
+		WarmSandboxes: 2,
+		WarmLimits:    limits(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(code string, l sandbox.Limits) sandbox.Result {
+		t.Helper()
+		res, err := warm.Execute(context.Background(), sandbox.Request{Code: code, Limits: l})
+		if err != nil {
+			t.Fatalf("Execute: %v", err)
+		}
+		return res
+	}
+	marker := fmt.Sprintf("airlock-warm-marker-%d", time.Now().UnixNano())
+	first := exec(fmt.Sprintf("import os\nopen('/tmp/state', 'w').write('x')\nos.getpid()"), limits())
+	second := exec("import os\nos.path.exists('/tmp/state')", limits())
+	if first.Status != sandbox.StatusOK || second.Status != sandbox.StatusOK || resultString(second) != "False" {
+		t.Errorf("state crossed from one call to the next: %+v / %+v", first, second)
+	}
+	short := limits()
+	short.Timeout = 1500 * time.Millisecond
+	res := exec("while True: pass", short)
+	if res.Status != sandbox.StatusTimeout || res.Error == nil || !strings.Contains(res.Error.Message, "1.5 s") {
+		t.Errorf("warm call under its own timeout: %+v %+v", res, res.Error)
+	}
+	other := limits()
+	other.MemoryBytes = 256 << 20
+	res = exec("import resource; resource.getrlimit(resource.RLIMIT_AS)[0] >> 20", other)
+	if resultString(res) != "256" {
+		t.Errorf("a call with other limits ran under %s MiB, want 256", resultString(res))
+	}
+	// Leave one call's background process and the idle warm sandboxes to Close.
+	exec(fmt.Sprintf("import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', %q], start_new_session=True)", marker), limits())
+	if err := warm.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertNoProcess(t, marker)
+	// The idle warm sandboxes are gone too (nothing else runs a harness now:
+	// this test is not parallel).
+	assertNoProcess(t, "Airlock harness")
+	if _, err := warm.Execute(context.Background(), sandbox.Request{Code: "1", Limits: limits()}); err == nil {
+		t.Error("a closed backend still executes")
+	}
+}
