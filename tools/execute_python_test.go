@@ -76,7 +76,7 @@ func TestExecutePythonHandler(t *testing.T) {
 			name: "error status",
 			args: `{"code":"1/0","timeout_s":10}`,
 			result: sandbox.Result{Status: sandbox.StatusError, ExitCode: ptr(1), Backend: "fake",
-				Error: &sandbox.ErrorInfo{Type: "ZeroDivisionError", Message: "division by zero", Traceback: "Traceback"}},
+				Error: &sandbox.ErrorInfo{Type: "ZeroDivisionError", Message: "division by zero", Traceback: "Traceback (most recent call last):\n  File \"<code>\", line 1, in <module>\nZeroDivisionError: division by zero\n"}},
 			wantIsError:    true,
 			wantStructured: true,
 			wantText:       []string{"ZeroDivisionError: division by zero"},

@@ -26,16 +26,16 @@ func FormatResult(r sandbox.Result) string {
 		add("→ " + *r.Result)
 	}
 	switch {
+	case r.Error != nil && strings.TrimSpace(r.Error.Traceback) != "":
+		// A Python traceback ends with "Type: message" already.
+		add(r.Error.Traceback)
 	case r.Error != nil:
 		add(r.Error.Type + ": " + r.Error.Message)
-		add(r.Error.Traceback)
 	case r.Status == sandbox.StatusError && r.ExitCode != nil:
 		add("exited with code " + strconv.Itoa(*r.ExitCode))
-	}
-	switch r.Status {
-	case sandbox.StatusTimeout:
+	case r.Status == sandbox.StatusTimeout:
 		add("[timed out: the wall-clock limit was reached and the sandbox was killed]")
-	case sandbox.StatusKilled:
+	case r.Status == sandbox.StatusKilled:
 		add("[killed: the sandbox hit a resource limit (CPU time or memory) or was stopped]")
 	}
 	if r.Truncated {

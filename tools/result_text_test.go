@@ -45,10 +45,11 @@ func TestResultText(t *testing.T) {
 				Status: sandbox.StatusError, ExitCode: ptr(1), Stdout: "before\n",
 				Error: &sandbox.ErrorInfo{
 					Type: "ZeroDivisionError", Message: "division by zero",
-					Traceback: "Traceback (most recent call last):\n  File \"<code>\", line 2, in <module>\n",
+					Traceback: "Traceback (most recent call last):\n  File \"<code>\", line 2, in <module>\nZeroDivisionError: division by zero\n",
 				},
 			},
-			want: "before\nZeroDivisionError: division by zero\nTraceback (most recent call last):\n  File \"<code>\", line 2, in <module>",
+			// The traceback already ends with "Type: message": not repeated.
+			want: "before\nTraceback (most recent call last):\n  File \"<code>\", line 2, in <module>\nZeroDivisionError: division by zero",
 		},
 		{
 			name: "exception without traceback",
@@ -69,7 +70,7 @@ func TestResultText(t *testing.T) {
 				Status: sandbox.StatusTimeout, TimedOut: true, Stdout: "tick\n",
 				Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "the 10 s wall-clock limit was reached"},
 			},
-			want: "tick\nTimeout: the 10 s wall-clock limit was reached\n[timed out: the wall-clock limit was reached and the sandbox was killed]",
+			want: "tick\nTimeout: the 10 s wall-clock limit was reached",
 		},
 		{
 			name: "killed",
@@ -77,7 +78,12 @@ func TestResultText(t *testing.T) {
 				Status: sandbox.StatusKilled,
 				Error:  &sandbox.ErrorInfo{Type: "Killed", Message: "killed by SIGKILL"},
 			},
-			want: "Killed: killed by SIGKILL\n[killed: the sandbox hit a resource limit (CPU time or memory) or was stopped]",
+			want: "Killed: killed by SIGKILL",
+		},
+		{
+			name: "killed without error info",
+			in:   sandbox.Result{Status: sandbox.StatusKilled},
+			want: "[killed: the sandbox hit a resource limit (CPU time or memory) or was stopped]",
 		},
 		{
 			name: "truncated",
