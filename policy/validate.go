@@ -40,13 +40,13 @@ type place struct {
 // problem builds a Problem at path with msg.
 func (pl *place) problem(path []string, msg string) Problem {
 	if pl == nil {
-		return Problem{Pointer: pointerOf(path), Message: msg}
+		return Problem{Pointer: schemas.Pointer(path), Message: msg}
 	}
 	line := firstAdditionalKeyLine(pl.root, path, msg)
 	if line == 0 {
 		line = lineOf(pl.root, path)
 	}
-	return Problem{File: pl.file, Line: line, Pointer: pointerOf(path), Message: msg}
+	return Problem{File: pl.file, Line: line, Pointer: schemas.Pointer(path), Message: msg}
 }
 
 // written reports whether path is set in the file.

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/airlock-mcp/airlock-mcp/schemas"
 )
 
 // This file turns policy text into a YAML node tree (kept for its line
@@ -72,7 +74,7 @@ type converter struct {
 }
 
 func (c *converter) fail(n *yaml.Node, path []string, msg string) {
-	c.problems = append(c.problems, Problem{File: c.file, Line: n.Line, Pointer: pointerOf(path), Message: msg})
+	c.problems = append(c.problems, Problem{File: c.file, Line: n.Line, Pointer: schemas.Pointer(path), Message: msg})
 }
 
 // value returns n as map[string]any, []any, string, json.Number (integers),
@@ -211,18 +213,4 @@ func firstAdditionalKeyLine(root *yaml.Node, path []string, rule string) int {
 		}
 	}
 	return 0
-}
-
-// pointerOf renders path as a JSON pointer (RFC 6901), "/" for the root.
-func pointerOf(path []string) string {
-	if len(path) == 0 {
-		return "/"
-	}
-	var b strings.Builder
-	for _, seg := range path {
-		b.WriteByte('/')
-		seg = strings.ReplaceAll(seg, "~", "~0")
-		b.WriteString(strings.ReplaceAll(seg, "/", "~1"))
-	}
-	return b.String()
 }

@@ -48,7 +48,7 @@ func Violations(err error) []Violation {
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
 			out = append(out, Violation{
-				Pointer: pointer(e.InstanceLocation),
+				Pointer: Pointer(e.InstanceLocation),
 				Path:    e.InstanceLocation,
 				Rule:    rule(e.ErrorKind),
 			})
@@ -111,8 +111,9 @@ func num(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// pointer renders path segments as a JSON pointer (RFC 6901).
-func pointer(path []string) string {
+// Pointer renders path segments as a JSON pointer (RFC 6901), "/" for the
+// root.
+func Pointer(path []string) string {
 	if len(path) == 0 {
 		return "/"
 	}

@@ -4,25 +4,11 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
-
-// Name is the backend's name in results and on the command line.
-const Name = "local"
-
-// ErrUnavailable is wrapped by every error that means this host cannot run
-// the local sandbox.
-var ErrUnavailable = errors.New("local sandbox unavailable")
-
-// Options configure the local backend.
-type Options struct {
-	Python  string
-	UIDBase int
-}
 
 // Backend is unavailable off Linux.
 type Backend struct{}

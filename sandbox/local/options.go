@@ -1,0 +1,34 @@
+package local
+
+import (
+	"errors"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+)
+
+// Name is the backend's name in results and on the command line.
+const Name = "local"
+
+// ErrUnavailable is wrapped by every error that means this host cannot run
+// the local sandbox. The backend never falls back to running code
+// unsandboxed.
+var ErrUnavailable = errors.New("local sandbox unavailable")
+
+// Options configure the local backend. The zero value finds python3 itself.
+type Options struct {
+	// Python is the interpreter to run; "" finds python3 on PATH (shims
+	// resolved), then /usr/bin/python3.
+	Python string
+	// UIDBase is the first host uid used for sandboxes when running as
+	// root; 0 means DefaultUIDBase.
+	UIDBase int
+	// WarmSandboxes is how many sandboxes to keep started ahead of calls,
+	// each waiting for its code. Every sandbox still serves exactly one
+	// call; a warm one only skips the wait for its setup and for the
+	// interpreter's start. 0 starts every sandbox on demand.
+	WarmSandboxes int
+	// WarmLimits are the limits to build warm sandboxes with before the
+	// first call (the policy's, for its default timeout). Zero waits for
+	// the first call to tell.
+	WarmLimits sandbox.Limits
+}
