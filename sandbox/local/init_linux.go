@@ -41,7 +41,9 @@ type initStep struct {
 
 // initState is what the steps share.
 type initState struct {
-	cfg *initConfig
+	cfg      *initConfig
+	landlock *landlockRuleset
+	seccomp  *seccompProgram
 	// trees are detached copies of host paths, taken before the staging
 	// mount, keyed by their path inside the sandbox.
 	trees []detachedTree
@@ -69,7 +71,9 @@ var initSteps = []initStep{
 	{"set hostname", setHostname},
 	{"drop privileges", dropPrivileges},
 	{"close inherited descriptors", closeInheritedFDs},
-	{"set resource limits and exec interpreter", execInterpreter},
+	{"prepare landlock ruleset", prepareLandlockStep},
+	{"prepare seccomp filter", prepareSeccompStep},
+	{"apply landlock, rlimits and seccomp, and exec the interpreter", execInterpreter},
 }
 
 // runInit sets the sandbox up step by step and execs the interpreter. On
@@ -387,6 +391,16 @@ type execArgs struct {
 	env  []*byte
 }
 
+func prepareLandlockStep(st *initState) (err error) {
+	st.landlock, err = prepareLandlock()
+	return err
+}
+
+func prepareSeccompStep(st *initState) (err error) {
+	st.seccomp, err = buildSeccompProgram()
+	return err
+}
+
 func prepareExec(cfg *initConfig) (*execArgs, error) {
 	path, err := syscall.BytePtrFromString(cfg.Python)
 	if err != nil {
@@ -403,9 +417,10 @@ func prepareExec(cfg *initConfig) (*execArgs, error) {
 	return &execArgs{path: path, argv: argv, env: env}, nil
 }
 
-// execInterpreter moves the code's stderr into place, sets the rlimits and
-// execs the interpreter, in that order and without allocating once the
-// limits are set. Only a failure returns.
+// execInterpreter enforces Landlock, sets the rlimits, moves the code's
+// stderr into place, loads the seccomp filter and execs the interpreter, in
+// that order and without allocating once the limits are set. Only a
+// failure returns.
 func execInterpreter(st *initState) error {
 	if err := unix.Chdir(sandboxWorkdir); err != nil {
 		return err
@@ -413,6 +428,9 @@ func execInterpreter(st *initState) error {
 	args, err := prepareExec(st.cfg)
 	if err != nil {
 		return fmt.Errorf("prepare exec: %w", err)
+	}
+	if err := st.landlock.enforce(); err != nil {
+		return err
 	}
 	failed := []byte("exec interpreter: execve " + st.cfg.Python + " failed")
 	lims := rlimitTable(st.cfg.Rlimits)
@@ -423,6 +441,9 @@ func execInterpreter(st *initState) error {
 	}
 	// From here on, no allocation: a failure is reported by exit code.
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_DUP3, codeStderrFD, 2, 0); errno != 0 {
+		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 126, 0, 0)
+	}
+	if errno := st.seccomp.load(); errno != 0 {
 		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 126, 0, 0)
 	}
 	syscall.RawSyscall(syscall.SYS_EXECVE,
