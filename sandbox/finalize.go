@@ -24,6 +24,9 @@ type ProcessExit struct {
 	// CPUTime is the CPU time the sandbox consumed, when the backend knows it
 	// (0 otherwise). It tells a CPU-limit SIGKILL from a memory one.
 	CPUTime time.Duration
+	// OOMKilled: the backend knows the sandbox hit its memory limit and the
+	// kernel killed a process of it (a cgroup OOM kill).
+	OOMKilled bool
 }
 
 // Linux signal numbers (the same on amd64 and arm64) that Finalize explains.
@@ -144,6 +147,11 @@ func signalMessage(exit ProcessExit, limits Limits) string {
 	cpuLikely := limits.CPUTime > 0 && (exit.CPUTime >= limits.CPUTime-cpuTimeTolerance ||
 		exit.CPUTime == 0 && exit.Duration >= limits.CPUTime)
 	switch {
+	case exit.Signal == sigKILL && exit.OOMKilled:
+		if limits.MemoryBytes <= 0 {
+			return "killed by SIGKILL: the sandbox exceeded its memory limit"
+		}
+		return "killed by SIGKILL: the sandbox exceeded its memory limit of " + mib(limits.MemoryBytes) + " MiB"
 	case exit.Signal == sigXCPU || exit.Signal == sigKILL && cpuLikely:
 		if limits.CPUTime <= 0 {
 			return "killed by " + signalName(exit.Signal) + ": exceeded the CPU time limit"

@@ -84,6 +84,11 @@ func TestFinalize(t *testing.T) {
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: exceeded the CPU time limit of 10 s"}},
 		},
 		{
+			name: "SIGKILL by the memory cgroup", exit: ProcessExit{Signal: syscall.Signal(9), OOMKilled: true, CPUTime: time.Second, Duration: 2 * time.Second},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
+				Message: "killed by SIGKILL: the sandbox exceeded its memory limit of 256 MiB"}},
+		},
+		{
 			name: "SIGKILL with little CPU time", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: time.Second, Duration: 20 * time.Second},
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
 				Message: "killed by SIGKILL (the memory limit of 256 MiB or the process limit may have been reached)"}},

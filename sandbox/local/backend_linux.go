@@ -25,6 +25,10 @@ type Backend struct {
 	layout   layout
 	uids     *uidPool
 	self     string
+	// cgroups is nil where the host offers none to this server;
+	// cgroupsMissing then says why.
+	cgroups        *cgroups
+	cgroupsMissing string
 
 	mu      sync.Mutex
 	closed  bool
@@ -71,6 +75,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		self:     self,
 		running:  make(map[*os.Process]struct{}),
 	}
+	b.cgroups, b.cgroupsMissing = detectCgroups(b.rootless)
 	if err := b.selfTest(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -219,12 +224,14 @@ type proc struct {
 	// stderrCopied is closed when the code's stderr reaches EOF.
 	stderrCopied chan struct{}
 
+	cgroup      *sandboxCgroup
 	releaseOnce sync.Once
-	releaseUID  func()
+	cleanup  func()
 }
 
-// release gives the sandbox's uid back, once.
-func (p *proc) release() { p.releaseOnce.Do(p.releaseUID) }
+// release gives the sandbox's uid back and removes its cgroups, once; the
+// sandbox must be gone.
+func (p *proc) release() { p.releaseOnce.Do(p.cleanup) }
 
 // exited reports whether the sandbox is already gone.
 func (p *proc) exited() bool {
@@ -257,21 +264,33 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 			OpenFiles:    uint64(limits.MaxOpenFiles),
 		},
 	}
-	release := func() {}
+	var uid int
 	if !b.rootless {
-		uid, err := b.uids.acquire()
-		if err != nil {
+		var err error
+		if uid, err = b.uids.acquire(); err != nil {
 			return nil, fmt.Errorf("allocate sandbox uid: %w", err)
 		}
 		cfg.UID, cfg.GID = uid, uid
-		release = func() { b.uids.release(uid) }
+	}
+	cg, err := b.cgroups.create(limits)
+	if err != nil {
+		return nil, err
+	}
+	cfg.CgroupProcs = cg.procsFiles()
+	// Runs once the sandbox is gone: its uid and cgroups are free again.
+	release := func() {
+		cg.remove()
+		if !b.rootless {
+			b.uids.release(uid)
+		}
 	}
 	p, err := b.spawn(cfg, limits)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	p.releaseUID = release
+	p.cgroup = cg
+	p.cleanup = release
 	if err := p.awaitSetup(ctx); err != nil {
 		return nil, err
 	}
@@ -314,7 +333,7 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 		envelope:   make(chan []byte, 1),
 		ready:      make(chan struct{}),
 		done:       make(chan struct{}),
-		releaseUID: func() {},
+		cleanup: func() {},
 	}
 	p.cmd = &exec.Cmd{
 		Path:   b.self,
@@ -438,6 +457,7 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.
 	data := <-p.envelope
 	<-p.stderrCopied
 	exitStatus(p.cmd, &exit)
+	exit.OOMKilled = p.cgroup.oomKilled()
 	return sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
 }
 

@@ -50,6 +50,9 @@ type initConfig struct {
 	// root. Unused when rootless.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+	// CgroupProcs are the cgroup.procs files of the sandbox's cgroups; the
+	// helper joins them first, so every process of the sandbox is counted.
+	CgroupProcs []string `json:"cgroup_procs"`
 	// Binds are host directories made visible read-only at the same path.
 	Binds []string `json:"binds"`
 	// FileBinds are host files made visible read-only at the same path

@@ -58,6 +58,7 @@ type detachedTree struct {
 }
 
 var initSteps = []initStep{
+	{"join cgroups", joinCgroups},
 	{"make mounts private", makeMountsPrivate},
 	{"capture host paths", captureHostPaths},
 	{"mount staging root", mountStagingRoot},
@@ -102,6 +103,15 @@ func runInit() {
 		}
 	}
 	fail("exec interpreter", errors.New("exec returned"))
+}
+
+func joinCgroups(st *initState) error {
+	for _, procs := range st.cfg.CgroupProcs {
+		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func makeMountsPrivate(*initState) error {

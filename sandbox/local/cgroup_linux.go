@@ -1,0 +1,231 @@
+//go:build linux
+
+package local
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+)
+
+// cgroupDirName is the directory, inside the server's own cgroup of each
+// controller, that holds one child cgroup per sandbox.
+const cgroupDirName = "airlock-sandboxes"
+
+// cgroups places each sandbox in its own memory and pids cgroup, so memory
+// is bounded for the sandbox as a whole (every process, and the pages of
+// its tmpfs scratch space) and the number of tasks too. It uses the cgroup
+// v1 memory and pids hierarchies; hosts whose cgroup v2 hierarchy holds
+// those controllers are reported but not used yet. The zero value (nil)
+// means no cgroups.
+type cgroups struct {
+	memParent  string // <memory mount>/<own cgroup>/airlock-sandboxes
+	pidsParent string // <pids mount>/<own cgroup>/airlock-sandboxes
+	seq        atomic.Uint64
+}
+
+// detectCgroups finds writable cgroup v1 memory and pids hierarchies and
+// prepares the parent directories. The string says why not, when it
+// returns nil.
+func detectCgroups(rootless bool) (*cgroups, string) {
+	if rootless {
+		return nil, "not root: cgroups need privileges (or a delegated subtree) the server does not have; memory is bounded per process by RLIMIT_AS"
+	}
+	mounts, err := cgroupV1Mounts()
+	if err != nil {
+		return nil, "cannot read the cgroup mounts: " + err.Error()
+	}
+	memMount, pidsMount := mounts["memory"], mounts["pids"]
+	if memMount == "" || pidsMount == "" {
+		return nil, "the host has no cgroup v1 memory and pids hierarchies (cgroup v2 controllers are not used yet); memory is bounded per process by RLIMIT_AS"
+	}
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, "cannot read this process's cgroups: " + err.Error()
+	}
+	c := &cgroups{
+		memParent:  filepath.Join(memMount, own["memory"], cgroupDirName),
+		pidsParent: filepath.Join(pidsMount, own["pids"], cgroupDirName),
+	}
+	for _, dir := range []string{c.memParent, c.pidsParent} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "cannot create " + dir + ": " + err.Error()
+		}
+	}
+	c.removeStale()
+	return c, ""
+}
+
+// cgroupV1Mounts maps each v1 controller to its mount point.
+func cgroupV1Mounts() (map[string]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ... mountpoint ... - fstype source superopts
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
+			continue
+		}
+		for _, opt := range strings.Split(qf[2], ",") {
+			if opt == "memory" || opt == "pids" {
+				out[opt] = pf[4]
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// ownCgroups maps each v1 controller to this process's cgroup path.
+func ownCgroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctrl := range strings.Split(parts[1], ",") {
+			out[ctrl] = parts[2]
+		}
+	}
+	return out, nil
+}
+
+// sandboxCgroup is one sandbox's memory and pids cgroups.
+type sandboxCgroup struct {
+	mem, pids string
+}
+
+// create makes the cgroups of one sandbox, limited to l. The sandbox's
+// init helper joins them (it writes to procsFiles) before anything else.
+func (c *cgroups) create(l sandbox.Limits) (*sandboxCgroup, error) {
+	if c == nil {
+		return nil, nil
+	}
+	name := fmt.Sprintf("%d-%d", os.Getpid(), c.seq.Add(1))
+	s := &sandboxCgroup{mem: filepath.Join(c.memParent, name), pids: filepath.Join(c.pidsParent, name)}
+	for _, dir := range []string{s.mem, s.pids} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			s.remove()
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+	}
+	writes := []struct{ file, value string }{
+		{filepath.Join(s.mem, "memory.limit_in_bytes"), strconv.FormatInt(l.MemoryBytes, 10)},
+		// No swap either, where swap accounting exists.
+		{filepath.Join(s.mem, "memory.memsw.limit_in_bytes"), strconv.FormatInt(l.MemoryBytes, 10)},
+		{filepath.Join(s.mem, "memory.swappiness"), "0"},
+		// The helper's own threads count as tasks until it execs.
+		{filepath.Join(s.pids, "pids.max"), strconv.Itoa(l.MaxProcesses + 16)},
+	}
+	for _, w := range writes {
+		if err := os.WriteFile(w.file, []byte(w.value), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.remove()
+			return nil, fmt.Errorf("set %s: %w", filepath.Base(w.file), err)
+		}
+	}
+	return s, nil
+}
+
+// procsFiles are the files the init helper writes "0" to, to join.
+func (s *sandboxCgroup) procsFiles() []string {
+	if s == nil {
+		return nil
+	}
+	return []string{filepath.Join(s.mem, "cgroup.procs"), filepath.Join(s.pids, "cgroup.procs")}
+}
+
+// oomKilled reports whether the kernel killed a process of the sandbox for
+// exceeding its memory limit.
+func (s *sandboxCgroup) oomKilled() bool {
+	if s == nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(s.mem, "memory.oom_control"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n > 0
+		}
+	}
+	return false
+}
+
+// remove kills whatever is still in the sandbox's cgroups (nothing, once
+// its pid namespace is gone) and removes them.
+func (s *sandboxCgroup) remove() {
+	if s == nil {
+		return
+	}
+	for _, dir := range []string{s.mem, s.pids} {
+		removeCgroup(dir)
+	}
+}
+
+func removeCgroup(dir string) {
+	for i := 0; i < 50; i++ {
+		err := os.Remove(dir)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		killCgroupProcs(dir)
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func killCgroupProcs(dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// removeStale removes the cgroups a previous server left behind (it
+// crashed, or was killed): those named after a process that is gone.
+func (c *cgroups) removeStale() {
+	for _, parent := range []string{c.memParent, c.pidsParent} {
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			owner, _, ok := strings.Cut(e.Name(), "-")
+			pid, err := strconv.Atoi(owner)
+			if !e.IsDir() || !ok || err != nil {
+				continue
+			}
+			if pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+				removeCgroup(filepath.Join(parent, e.Name()))
+			}
+		}
+	}
+}
