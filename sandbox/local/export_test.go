@@ -24,3 +24,6 @@ func (b *Backend) WaitWarm(ctx context.Context) error {
 		}
 	}
 }
+
+// CgroupsActive reports whether sandboxes get their own cgroups.
+func (b *Backend) CgroupsActive() bool { return b.cgroups != nil }
