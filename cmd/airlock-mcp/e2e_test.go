@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,7 +187,7 @@ func TestDoctor(t *testing.T) {
 	if err != nil {
 		t.Fatalf("doctor failed on a host that runs sandboxes: %v\n%s", err, out)
 	}
-	for _, want := range []string{"[ok]", "interpreter", "network", "The local backend is ready"} {
+	for _, want := range []string{"[ok]", "interpreter", "network", "The local backend is ready", "[ok]  seccomp", "[ok]  landlock"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out)
 		}
@@ -211,4 +212,54 @@ func TestBadPolicyFailsStartup(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "policy.yaml:2") || !strings.Contains(string(out), "memory_mbb") {
 		t.Errorf("bad policy: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
+}
+
+// TestSandboxesDieWithTheServer: killing the server outright (SIGKILL, no
+// chance to clean up) takes its sandboxes, and everything they started,
+// with it.
+func TestSandboxesDieWithTheServer(t *testing.T) {
+	marker := fmt.Sprintf("airlock-orphan-%d", time.Now().UnixNano())
+	cmd := exec.Command(airlockBinary(t), "run", "-")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf(`import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q], start_new_session=True)
+time.sleep(600)`, marker))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// Behaviour bounds, not speed targets: generous polling windows.
+	if !waitFor(20*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
+		t.Fatal("the sandboxed process never started")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if !waitFor(10*time.Second, func() bool { return len(processesWith(marker)) == 0 }) {
+		t.Errorf("sandbox processes outlived the killed server: %v", processesWith(marker))
+	}
+}
+
+func waitFor(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
+}
+
+// processesWith lists host processes whose command line contains marker.
+func processesWith(marker string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), marker) {
+			found = append(found, e.Name())
+		}
+	}
+	return found
 }

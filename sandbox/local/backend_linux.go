@@ -226,7 +226,7 @@ type proc struct {
 
 	cgroup      *sandboxCgroup
 	releaseOnce sync.Once
-	cleanup  func()
+	cleanup     func()
 }
 
 // release gives the sandbox's uid back and removes its cgroups, once; the
@@ -327,13 +327,13 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 		}
 	}
 	p := &proc{
-		statusR:    statusR,
-		stdout:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
-		stderr:     sandbox.NewOutputBuffer(limits.MaxOutputBytes),
-		envelope:   make(chan []byte, 1),
-		ready:      make(chan struct{}),
-		done:       make(chan struct{}),
-		cleanup: func() {},
+		statusR:  statusR,
+		stdout:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
+		stderr:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
+		envelope: make(chan []byte, 1),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		cleanup:  func() {},
 	}
 	p.cmd = &exec.Cmd{
 		Path:   b.self,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -462,5 +463,47 @@ func TestWarmSandboxes(t *testing.T) {
 	}
 	if _, err := warm.Execute(context.Background(), sandbox.Request{Code: "1", Limits: limits()}); err == nil {
 		t.Error("a closed backend still executes")
+	}
+}
+
+// TestStartupRemovesLeftovers: cgroups left by a server that died (named
+// after a process that is gone) are removed when a backend starts, and a
+// finished call leaves none of its own.
+func TestStartupRemovesLeftovers(t *testing.T) {
+	b := newBackend(t)
+	parents := b.CgroupParents()
+	if parents == nil {
+		t.Skip("no cgroups for this server (rootless)")
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var stale []string
+	for _, p := range parents {
+		dir := filepath.Join(p, fmt.Sprintf("%d-1", dead.Process.Pid))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, dir)
+	}
+	fresh, err := local.New(context.Background(), local.Options{Python: os.Getenv("AIRLOCK_TEST_PYTHON")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	for _, dir := range stale {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("stale cgroup %s survived a backend's start", dir)
+		}
+	}
+	run(t, "print('leave nothing')")
+	for _, p := range parents {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), fmt.Sprintf("%d-", os.Getpid())) {
+				t.Errorf("a finished call left its cgroup %s", filepath.Join(p, e.Name()))
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,16 +58,40 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxWorkdir))
 	add("network", CheckOK, "none: an empty network namespace with only loopback")
 	add("environment", CheckOK, "scrubbed: the server's environment never reaches the code")
+	prot, err := b.probeProtections(ctx)
+	if err != nil {
+		add("protections", CheckFailed, err.Error())
+		return checks, ok
+	}
+	if prot.noCaps && prot.noNewPrivs {
+		add("privileges", CheckOK, "no capabilities, empty bounding set, no_new_privs (checked inside a sandbox)")
+	} else {
+		add("privileges", CheckFailed, fmt.Sprintf("a sandbox kept privileges: %+v", prot))
+	}
+	if prot.seccomp {
+		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 answered ENOSYS, 32-bit system calls refused", len(deniedSyscalls)))
+	} else {
+		add("seccomp", CheckFailed, "no seccomp filter is in force inside the sandbox")
+	}
+	if abi, err := llsyscall.LandlockGetABIVersion(); err != nil || abi < 1 || !prot.landlock {
+		add("landlock", CheckUnavailable, "the kernel has no Landlock (or it is not enabled at boot); the read-only mounts still hold")
+	} else if abi < 6 {
+		add("landlock", CheckDegraded, fmt.Sprintf("kernel ABI %d: filesystem rules enforced, signal and abstract-socket scoping need ABI 6", abi))
+	} else {
+		add("landlock", CheckOK, fmt.Sprintf("kernel ABI %d: writes only to /tmp, /work, /dev/shm; signals and abstract sockets scoped to the sandbox", abi))
+	}
 	add("rlimits", CheckOK, "address space (memory), CPU time, processes, file size, open files, no core dumps")
-	add("wall-clock timeout", CheckOK, "kills the sandbox's pid namespace: nothing the code started survives")
 	if rootless {
 		add("process limit", CheckOK, "counted per sandbox (per user namespace)")
 	} else {
 		add("process limit", CheckOK, "counted per sandbox (one host uid each)")
 	}
-	add("cgroups", CheckUnavailable, "not used by this version: memory is bounded by the address-space rlimit")
-	add("seccomp", CheckUnavailable, "not applied by this version")
-	add("landlock", CheckUnavailable, "not applied by this version")
+	if b.cgroups != nil {
+		add("cgroups", CheckOK, "cgroup v1 memory and pids per sandbox: memory bounded for the whole sandbox, OOM kills reported as the memory limit")
+	} else {
+		add("cgroups", CheckDegraded, b.cgroupsMissing)
+	}
+	add("wall-clock timeout", CheckOK, "kills the sandbox's pid namespace: nothing the code started survives; sandboxes die with the server")
 	return checks, ok
 }
 

@@ -27,3 +27,11 @@ func (b *Backend) WaitWarm(ctx context.Context) error {
 
 // CgroupsActive reports whether sandboxes get their own cgroups.
 func (b *Backend) CgroupsActive() bool { return b.cgroups != nil }
+
+// CgroupParents are the directories holding the sandboxes' cgroups.
+func (b *Backend) CgroupParents() []string {
+	if b.cgroups == nil {
+		return nil
+	}
+	return []string{b.cgroups.memParent, b.cgroups.pidsParent}
+}
