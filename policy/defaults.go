@@ -18,7 +18,17 @@ func Default() *Policy {
 			MaxOpenFiles:    256,
 			MaxConcurrent:   4,
 		},
-		Network: Network{AllowEgress: false},
-		Backend: BackendSettings{Local: LocalSettings{Python: "", WarmSandboxes: 1}},
+		Network: Network{AllowEgress: false, Allow: []NetworkRule{}},
+		Backend: BackendSettings{
+			Local: LocalSettings{Python: "", WarmSandboxes: 1},
+			Modal: ModalSettings{
+				AppName:  "airlock-mcp",
+				Image:    "python:3.12-slim",
+				CPU:      0.5,
+				MemoryMB: 512,
+				TimeoutS: 30,
+				PoolSize: 0,
+			},
+		},
 	}
 }

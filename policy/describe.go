@@ -16,17 +16,13 @@ func (p *Policy) Describe() string {
 	if python == "" {
 		python = "auto (python3 on PATH, then /usr/bin/python3)"
 	}
-	network := "off (no egress)"
-	if p.Network.AllowEgress {
-		network = "egress allowed"
-	}
 	var b strings.Builder
 	b.WriteString("timeout: " + formatSeconds(l.DefaultTimeoutS) + " s by default, " + formatSeconds(l.MaxTimeoutS) + " s at most\n")
 	b.WriteString("per sandbox: memory " + formatMiB(l.MemoryMB) + ", CPU " + strconv.Itoa(l.CPUTimeS) + " s, " +
 		strconv.Itoa(l.MaxProcesses) + " processes, " + strconv.Itoa(l.MaxOpenFiles) + " open files, files and scratch " + formatMiB(l.MaxFileMB) + "\n")
 	b.WriteString("per call: code up to " + formatBytes(l.MaxCodeBytes) + ", output up to " + formatBytes(l.MaxOutputBytes) + " per stream; " +
 		strconv.Itoa(l.MaxConcurrent) + " calls at once\n")
-	b.WriteString("network: " + network + "\n")
+	b.WriteString("network: " + p.Network.Summary() + "\n")
 	b.WriteString("python: " + python + "; " + strconv.Itoa(p.Backend.Local.WarmSandboxes) + " warm sandbox(es)\n")
 	return b.String()
 }

@@ -11,7 +11,7 @@ func TestDescribe(t *testing.T) {
 		"timeout: 30 s by default, 300 s at most\n",
 		"memory 512 MiB", "CPU 60 s", "64 processes", "256 open files", "files and scratch 64 MiB",
 		"code up to 256 KiB", "output up to 64 KiB per stream", "4 calls at once",
-		"network: off (no egress)\n",
+		"network: none\n",
 		"python: auto",
 	} {
 		if !strings.Contains(got, want) {

@@ -44,18 +44,45 @@ limits:
   max_open_files: 16
   max_concurrent: 256
 network:
-  allow_egress: false
+  allow_egress: true
+  allow:
+    - host: pypi.org
+      ports: [443]
+    - host: "*.pythonhosted.org"
+    - cidr: 2001:db8::/32
+      ports: [22, 5432]
 backend:
   local:
     python: /usr/bin/python3.12
     warm_sandboxes: 0
+  modal:
+    app_name: my-app
+    image: ghcr.io/example/py:3.13
+    cpu: 2
+    memory_mb: 1024
+    timeout_s: 120
+    environment: staging
+    pool_size: 3
 `, &Policy{
 			Version: 1,
 			Limits: Limits{DefaultTimeoutS: 2.5, MaxTimeoutS: 3600, MemoryMB: 2048, CPUTimeS: 120,
 				MaxProcesses: 8, MaxCodeBytes: 1024, MaxOutputBytes: 1024, MaxFileMB: 1,
 				MaxOpenFiles: 16, MaxConcurrent: 256},
-			Backend: BackendSettings{Local: LocalSettings{Python: "/usr/bin/python3.12"}},
+			Network: Network{AllowEgress: true, Allow: []NetworkRule{
+				{Host: "pypi.org", Ports: []int{443}},
+				{Host: "*.pythonhosted.org"},
+				{CIDR: "2001:db8::/32", Ports: []int{22, 5432}},
+			}},
+			Backend: BackendSettings{
+				Local: LocalSettings{Python: "/usr/bin/python3.12"},
+				Modal: ModalSettings{AppName: "my-app", Image: "ghcr.io/example/py:3.13", CPU: 2, MemoryMB: 1024,
+					TimeoutS: 120, Environment: "staging", PoolSize: 3},
+			},
 		}},
+		{"egress without rules is valid (backends decide)", "p.yaml", "network:\n  allow_egress: true\n",
+			with(func(p *Policy) { p.Network.AllowEgress = true })},
+		{"modal section alone keeps the other modal defaults", "p.yaml", "backend:\n  modal:\n    pool_size: 2\n    cpu: 0.25\n",
+			with(func(p *Policy) { p.Backend.Modal.PoolSize, p.Backend.Modal.CPU = 2, 0.25 })},
 		{"JSON with $schema and tabs", "p.json", "{\n\t\"$schema\": \"https://example.invalid/policy.schema.json\",\n\t\"version\": 1,\n\t\"limits\": {\n\t\t\"max_timeout_s\": 60,\n\t\t\"default_timeout_s\": 60\n\t},\n\t\"network\": {\"allow_egress\": false}\n}\n",
 			with(func(p *Policy) { p.Limits.MaxTimeoutS, p.Limits.DefaultTimeoutS = 60, 60 })},
 		{"integer written as float", "p.yaml", "limits:\n  memory_mb: 1024.0\n  max_output_bytes: 1e6\n",
@@ -162,9 +189,54 @@ func TestParseBad(t *testing.T) {
 		{name: "max below the default default",
 			data: "limits:\n  max_timeout_s: 10\n",
 			want: "policy.yaml:2: /limits/max_timeout_s: default_timeout_s 30 (the default) is greater than max_timeout_s 10; lower default_timeout_s or raise max_timeout_s"},
-		{name: "egress",
-			data: "version: 1\nnetwork:\n  allow_egress: true\n",
-			want: "policy.yaml:3: /network/allow_egress: network egress is not supported yet by this version of airlock-mcp (sandboxed code never has network access); remove network.allow_egress or set it to false"},
+		{name: "allow rules without egress",
+			data: "network:\n  allow:\n    - host: pypi.org\n",
+			want: "policy.yaml:2: /network/allow: network.allow lists destinations but network.allow_egress is false; set allow_egress: true to let sandboxed code reach them, or remove the rules"},
+		{name: "rule with neither host nor cidr",
+			data: "network:\n  allow_egress: true\n  allow:\n    - ports: [443]\n",
+			want: "policy.yaml:4: /network/allow/0: a rule needs a host or a cidr"},
+		{name: "rule with host and cidr",
+			data: "network:\n  allow_egress: true\n  allow:\n    - {host: pypi.org, cidr: 10.0.0.0/8}\n",
+			want: "policy.yaml:4: /network/allow/0: a rule has either a host or a cidr, not both; write two rules"},
+		{name: "uppercase host",
+			data:     "network:\n  allow_egress: true\n  allow:\n    - host: PyPI.org\n",
+			contains: []string{"policy.yaml:4: /network/allow/0: host \"PyPI.org\" is not a hostname: use lowercase"}},
+		{name: "single-label host",
+			data:     "network:\n  allow_egress: true\n  allow:\n    - host: localhost\n",
+			contains: []string{"/network/allow/0: host \"localhost\" is not a hostname", "at least two labels"}},
+		{name: "bare wildcard",
+			data:     "network:\n  allow_egress: true\n  allow:\n    - host: \"*\"\n",
+			contains: []string{"/network/allow/0: host \"*\" is not a hostname"}},
+		{name: "IP address as host",
+			data: "network:\n  allow_egress: true\n  allow:\n    - host: 169.254.169.254\n",
+			want: "policy.yaml:4: /network/allow/0: host \"169.254.169.254\" is an IP address; allow it with a cidr rule (169.254.169.254/32 or /128)"},
+		{name: "malformed cidr",
+			data: "network:\n  allow_egress: true\n  allow:\n    - cidr: 10.0.0.0/33\n",
+			want: "policy.yaml:4: /network/allow/0: cidr \"10.0.0.0/33\" is not a CIDR block such as 203.0.113.0/24 or 2001:db8::/32"},
+		{name: "cidr with host bits",
+			data: "network:\n  allow_egress: true\n  allow:\n    - cidr: 203.0.113.7/24\n",
+			want: "policy.yaml:4: /network/allow/0: cidr \"203.0.113.7/24\" has host bits set; write 203.0.113.0/24"},
+		{name: "port out of range",
+			data: "network:\n  allow_egress: true\n  allow:\n    - {host: pypi.org, ports: [0]}\n",
+			want: "policy.yaml:4: /network/allow/0/ports/0: minimum: got 0, want 1"},
+		{name: "unknown rule key",
+			data: "network:\n  allow_egress: true\n  allow:\n    - {host: pypi.org, proto: tcp}\n",
+			want: "policy.yaml:4: /network/allow/0: additional properties 'proto' not allowed"},
+		{name: "zero modal cpu",
+			data: "backend:\n  modal:\n    cpu: 0\n",
+			want: "policy.yaml:3: /backend/modal/cpu: exclusiveMinimum: got 0, want > 0"},
+		{name: "zero modal memory",
+			data: "backend:\n  modal:\n    memory_mb: 0\n",
+			want: "policy.yaml:3: /backend/modal/memory_mb: minimum: got 0, want 1"},
+		{name: "negative modal lifetime",
+			data: "backend:\n  modal:\n    timeout_s: -5\n",
+			want: "policy.yaml:3: /backend/modal/timeout_s: minimum: got -5, want 1"},
+		{name: "negative modal pool",
+			data: "backend:\n  modal:\n    pool_size: -1\n",
+			want: "policy.yaml:3: /backend/modal/pool_size: minimum: got -1, want 0"},
+		{name: "empty modal image",
+			data: "backend:\n  modal:\n    image: \"\"\n",
+			want: "policy.yaml:3: /backend/modal/image: minLength: got 0, want 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +307,11 @@ func TestValidate(t *testing.T) {
 		{"zero value", &Policy{}, "/limits/default_timeout_s: exclusiveMinimum"},
 		{"memory", with(func(p *Policy) { p.Limits.MemoryMB = 1 }), "/limits/memory_mb: minimum: got 1, want 32"},
 		{"timeouts", with(func(p *Policy) { p.Limits.MaxTimeoutS = 5 }), "/limits/default_timeout_s: default_timeout_s 30 is greater than max_timeout_s 5"},
-		{"egress", with(func(p *Policy) { p.Network.AllowEgress = true }), "/network/allow_egress: network egress is not supported yet"},
+		{"rule", with(func(p *Policy) {
+			p.Network.AllowEgress = true
+			p.Network.Allow = []NetworkRule{{Host: "pypi.org"}, {CIDR: "10.1.0.0/8"}}
+		}), "/network/allow/1: cidr \"10.1.0.0/8\" has host bits set; write 10.0.0.0/8"},
+		{"modal cpu", with(func(p *Policy) { p.Backend.Modal.CPU = -1 }), "/backend/modal/cpu: exclusiveMinimum: got -1, want > 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

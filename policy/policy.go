@@ -42,17 +42,37 @@ type Limits struct {
 	MaxConcurrent int `json:"max_concurrent"`
 }
 
-// Network is the network policy. This version supports only
-// AllowEgress=false: sandboxed code has no network at all.
+// Network is the network policy: whether sandboxed code may open outbound
+// connections at all and, when it may, to where. What each backend can
+// enforce differs; CheckBackend refuses a policy a backend cannot honour.
 type Network struct {
-	// AllowEgress permits outbound connections. Only false is supported yet.
+	// AllowEgress permits outbound connections. False (the default) gives
+	// sandboxed code no network at all.
 	AllowEgress bool `json:"allow_egress"`
+	// Allow, when not empty, limits egress to these destinations; empty
+	// with AllowEgress means any destination. Rules require AllowEgress.
+	Allow []NetworkRule `json:"allow"`
+}
+
+// NetworkRule is one allowed destination: a hostname or a CIDR block,
+// optionally restricted to some ports.
+type NetworkRule struct {
+	// Host is an exact hostname ("pypi.org") or a wildcard ("*.example.com")
+	// that covers the apex (example.com) and every subdomain. Lowercase.
+	Host string `json:"host,omitempty"`
+	// CIDR is an IPv4 or IPv6 block in canonical form ("203.0.113.0/24").
+	CIDR string `json:"cidr,omitempty"`
+	// Ports restricts the rule to these destination ports; empty means
+	// every port.
+	Ports []int `json:"ports,omitempty"`
 }
 
 // BackendSettings holds the settings of each backend.
 type BackendSettings struct {
 	// Local configures the local (Linux namespaces) backend.
 	Local LocalSettings `json:"local"`
+	// Modal configures the Modal (cloud sandboxes) backend.
+	Modal ModalSettings `json:"modal"`
 }
 
 // LocalSettings configures the local backend.
@@ -63,4 +83,30 @@ type LocalSettings struct {
 	Python string `json:"python"`
 	// WarmSandboxes is how many sandboxes to keep built ahead of calls.
 	WarmSandboxes int `json:"warm_sandboxes"`
+}
+
+// ModalSettings configures the Modal backend. Credentials are not part of
+// the policy: they come from the standard Modal places (MODAL_TOKEN_ID and
+// MODAL_TOKEN_SECRET, or a ~/.modal.toml profile).
+type ModalSettings struct {
+	// AppName is the Modal App the sandboxes belong to; created if missing.
+	AppName string `json:"app_name"`
+	// Image is the container image reference sandboxes run (it must provide
+	// python3, 3.8 or later).
+	Image string `json:"image"`
+	// CPU is each sandbox's CPU request, in physical cores.
+	CPU float64 `json:"cpu"`
+	// MemoryMB is each sandbox's memory request in MiB; the hard cap is
+	// limits.memory_mb.
+	MemoryMB int `json:"memory_mb"`
+	// TimeoutS is the lifetime a sandbox gets besides its call's own
+	// timeout: Modal terminates every sandbox after TimeoutS plus the
+	// call's timeout (a pooled one: plus limits.max_timeout_s) whatever
+	// happens to this server, and a pooled sandbox idle for TimeoutS is
+	// replaced.
+	TimeoutS int `json:"timeout_s"`
+	// Environment is the Modal environment; empty means the profile's.
+	Environment string `json:"environment"`
+	// PoolSize is how many sandboxes to keep created ahead of calls.
+	PoolSize int `json:"pool_size"`
 }

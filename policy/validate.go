@@ -95,9 +95,21 @@ func (p *Policy) semanticProblems(pl *place) []Problem {
 			"default_timeout_s %s%s is greater than max_timeout_s %s%s; lower default_timeout_s or raise max_timeout_s",
 			formatSeconds(l.DefaultTimeoutS), defNote, formatSeconds(l.MaxTimeoutS), maxNote)))
 	}
-	if p.Network.AllowEgress {
-		out = append(out, pl.problem([]string{"network", "allow_egress"},
-			"network egress is not supported yet by this version of airlock-mcp (sandboxed code never has network access); remove network.allow_egress or set it to false"))
+	return append(out, p.Network.problems(pl)...)
+}
+
+// problems are the network section's semantic problems: malformed rules,
+// and rules that egress being off would silently ignore.
+func (n Network) problems(pl *place) []Problem {
+	var out []Problem
+	for i, r := range n.Allow {
+		if msg := r.problem(); msg != "" {
+			out = append(out, pl.problem([]string{"network", "allow", strconv.Itoa(i)}, msg))
+		}
+	}
+	if len(n.Allow) > 0 && !n.AllowEgress {
+		out = append(out, pl.problem([]string{"network", "allow"},
+			"network.allow lists destinations but network.allow_egress is false; set allow_egress: true to let sandboxed code reach them, or remove the rules"))
 	}
 	return out
 }

@@ -57,7 +57,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 		return Tool{}, fmt.Errorf("tools: execute_python output schema: %w", err)
 	}
 
-	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p.Limits, p.Network), input)
+	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p.Limits, p.Network, b.Name()), input)
 	def.RawOutputSchema = output
 	def.Title = "Run Python in a sandbox"
 	def.Annotations = mcp.ToolAnnotation{

@@ -9,18 +9,23 @@ import (
 
 // executePythonDescription is the tool description the model reads every
 // turn: what the tool does, the isolation it gets, the effective limits and
-// how results come back. Keep it short.
-func executePythonDescription(l policy.Limits, n policy.Network) string {
-	network := "none"
-	if n.AllowEgress {
-		network = "outbound connections allowed"
+// network, and how results come back, for the backend named backend. Keep
+// it short.
+func executePythonDescription(l policy.Limits, n policy.Network, backend string) string {
+	where, files, procs := "sandbox", fmt.Sprintf("Files can be written only in /tmp and the working directory (%d MiB in all) and are discarded afterwards.", l.MaxFileMB), fmt.Sprintf("; %d processes", l.MaxProcesses)
+	if backend == policy.BackendModal {
+		// A Modal sandbox is a whole container of its own: the code may
+		// write anywhere in it, and the process count is not capped.
+		where = "cloud sandbox (a Modal container)"
+		files = fmt.Sprintf("Files (each up to %d MiB) can be written anywhere in the sandbox and are discarded afterwards.", l.MaxFileMB)
+		procs = ""
 	}
-	return fmt.Sprintf(`Run Python code in a fresh, isolated sandbox and return its output.
-Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call. Files can be written only in /tmp and the working directory (%d MiB in all) and are discarded afterwards. Network: %s.
-Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s; %d processes; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
+	return fmt.Sprintf(`Run Python code in a fresh, isolated %s and return its output.
+Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call. %s Network: %s.
+Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s%s; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
 Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback.`,
-		l.MaxFileMB, network,
-		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, l.MaxProcesses,
+		where, files, n.Summary(),
+		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, procs,
 		byteSize(l.MaxOutputBytes))
 }
 

@@ -10,6 +10,7 @@ import (
 // fakeBackend is a sandbox.Backend that returns a canned result or error and
 // records every request it receives.
 type fakeBackend struct {
+	name   string // "" reads as "fake"
 	result sandbox.Result
 	err    error
 
@@ -17,7 +18,12 @@ type fakeBackend struct {
 	calls []sandbox.Request
 }
 
-func (f *fakeBackend) Name() string { return "fake" }
+func (f *fakeBackend) Name() string {
+	if f.name == "" {
+		return "fake"
+	}
+	return f.name
+}
 
 func (f *fakeBackend) Execute(_ context.Context, req sandbox.Request) (sandbox.Result, error) {
 	f.mu.Lock()

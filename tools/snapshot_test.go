@@ -14,36 +14,55 @@ import (
 )
 
 // TestToolSnapshots compares every tool's JSON definition, as tools/list
-// shows it under the default policy, with testdata/<tool>.golden.json, so
-// that any change to what the model sees is reviewed. Regenerate with
-// UPDATE_SNAPSHOTS=1 go test ./tools/.
+// shows it, with testdata/<tool><variant>.golden.json, so that any change
+// to what the model sees is reviewed: under the default policy on the local
+// backend, and on the Modal backend with a network allowlist. Regenerate
+// with UPDATE_SNAPSHOTS=1 go test ./tools/.
 func TestToolSnapshots(t *testing.T) {
-	all, err := tools.All(policy.Default(), &fakeBackend{}, zap.NewNop())
-	if err != nil {
-		t.Fatalf("tools.All: %v", err)
+	modalPolicy := policy.Default()
+	modalPolicy.Network.AllowEgress = true
+	modalPolicy.Network.Allow = []policy.NetworkRule{
+		{Host: "pypi.org", Ports: []int{443}},
+		{Host: "*.pythonhosted.org", Ports: []int{443}},
+		{CIDR: "203.0.113.0/24"},
+	}
+	variants := []struct {
+		suffix  string
+		policy  *policy.Policy
+		backend *fakeBackend
+	}{
+		{"", policy.Default(), &fakeBackend{}},
+		{".modal", modalPolicy, &fakeBackend{name: policy.BackendModal}},
 	}
 	update := os.Getenv("UPDATE_SNAPSHOTS") == "1"
-	for _, tool := range all {
-		t.Run(tool.Definition.Name, func(t *testing.T) {
-			got, err := json.MarshalIndent(tool.Definition, "", "  ")
-			if err != nil {
-				t.Fatalf("marshal %s: %v", tool.Definition.Name, err)
-			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", tool.Definition.Name+".golden.json")
-			if update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatalf("write snapshot: %v", err)
+	for _, v := range variants {
+		all, err := tools.All(v.policy, v.backend, zap.NewNop())
+		if err != nil {
+			t.Fatalf("tools.All: %v", err)
+		}
+		for _, tool := range all {
+			name := tool.Definition.Name + v.suffix
+			t.Run(name, func(t *testing.T) {
+				got, err := json.MarshalIndent(tool.Definition, "", "  ")
+				if err != nil {
+					t.Fatalf("marshal %s: %v", name, err)
 				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read snapshot (run UPDATE_SNAPSHOTS=1 go test ./tools/ to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s definition differs from %s (if intended, run UPDATE_SNAPSHOTS=1 go test ./tools/ and review the diff)\ngot:\n%s", tool.Definition.Name, path, got)
-			}
-		})
+				got = append(got, '\n')
+				path := filepath.Join("testdata", name+".golden.json")
+				if update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatalf("write snapshot: %v", err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("read snapshot (run UPDATE_SNAPSHOTS=1 go test ./tools/ to create it): %v", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s definition differs from %s (if intended, run UPDATE_SNAPSHOTS=1 go test ./tools/ and review the diff)\ngot:\n%s", name, path, got)
+				}
+			})
+		}
 	}
 }

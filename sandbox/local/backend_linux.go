@@ -274,6 +274,9 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 	}
 	cg, err := b.cgroups.create(limits)
 	if err != nil {
+		if !b.rootless {
+			b.uids.release(uid)
+		}
 		return nil, err
 	}
 	cfg.CgroupProcs = cg.procsFiles()

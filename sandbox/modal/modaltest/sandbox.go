@@ -25,11 +25,11 @@ const processExitGrace = 5 * time.Second
 // sandbox is one created sandbox and the processes exec'd in it.
 type sandbox struct {
 	id, taskID, appID, imageID, name string
-	def                              *pb.Sandbox // as received; never modified
-	env                              []string    // from the create request's secret sources
-	dir                              string      // host directory standing in for its filesystem
-	createdAt                        float64     // unix seconds
-	jwt                              string      // router access token
+	def                              *pb.Sandbox       // as received; never modified
+	env                              map[string]string // from the create request's secret sources
+	dir                              string            // host directory standing in for its filesystem
+	createdAt                        float64           // unix seconds
+	jwt                              string            // router access token
 
 	mu       sync.Mutex
 	tags     map[string]string
@@ -100,7 +100,7 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 		imageID: def.GetImageId(),
 		name:    def.GetName(),
 		def:     proto.Clone(def).(*pb.Sandbox),
-		env:     envFromSources(req.GetSecretSources()),
+		env:     sourcesEnv(req.GetSecretSources()),
 		tags:    map[string]string{},
 		execs:   map[string]*process{},
 		live:    true,

@@ -17,6 +17,7 @@ type state struct {
 	tokenID     string
 	tokenSecret string
 
+	envs     map[string]string // environment name to id
 	apps     map[appKey]*app
 	appsByID map[string]*app
 	images   map[string]*image // by image id
@@ -49,6 +50,7 @@ type image struct {
 
 func (st *state) init(tokenID, tokenSecret string) {
 	st.tokenID, st.tokenSecret = tokenID, tokenSecret
+	st.envs = map[string]string{}
 	st.apps = map[appKey]*app{}
 	st.appsByID = map[string]*app{}
 	st.images = map[string]*image{}
