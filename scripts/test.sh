@@ -26,6 +26,17 @@ go build -o "$work/airlock-mcp" ./cmd/airlock-mcp
 chmod 755 "$work/airlock-mcp"
 export AIRLOCK_BIN="$work/airlock-mcp"
 
+echo "== test dependencies"
+# numpy for Debian's python3: the sandbox must keep compiled extensions with
+# their own threads (OpenBLAS) working under seccomp, Landlock and the limits.
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy) >/dev/null
+  else
+    echo "note: python3-numpy is not installed and cannot be (not root): TestNumpyUnderTheSandbox will skip"
+  fi
+fi
+
 echo "== MCP Inspector CLI (npm)"
 inspector_dir=".cache/inspector"
 if [ ! -x "$inspector_dir/node_modules/.bin/mcp-inspector" ]; then

@@ -436,3 +436,27 @@ func TestStartupRemovesLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// TestNumpyUnderTheSandbox: a compiled extension with its own threads
+// (numpy on OpenBLAS, from Debian's python3-numpy, which scripts/test.sh
+// installs) works under seccomp, Landlock and the limits.
+func TestNumpyUnderTheSandbox(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("numpy is not installed for %s (scripts/test.sh installs python3-numpy): %v", python, err)
+	}
+	b, err := local.New(context.Background(), local.Options{Python: python})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res, err := b.Execute(context.Background(), sandbox.Request{Limits: limits(), Code: `import numpy as np
+a = np.arange(90000, dtype=float).reshape(300, 300) / 90000
+float(round((a @ a.T).trace(), 3))`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandbox.StatusOK || resultString(res) != "29999.5" {
+		t.Fatalf("numpy in the sandbox: %s %s %+v\n%s", res.Status, resultString(res), res.Error, res.Stderr)
+	}
+}
