@@ -8,17 +8,26 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
 )
 
 // doctor prints, for a person, whether this host can run the backend and
 // which protections are active. It exits non-zero when the backend cannot
 // run.
 func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) int {
-	if o.backend != local.Name {
-		fmt.Fprintf(stdout, "unknown backend %q: this version has only %q\n", o.backend, local.Name)
+	switch o.backend {
+	case local.Name:
+	case modal.Name:
+		return doctorModal(o, p, stdout)
+	default:
+		fmt.Fprintf(stdout, "unknown backend %q: use %q (the default) or %q\n", o.backend, local.Name, modal.Name)
 		return 1
 	}
 	fmt.Fprintf(stdout, "airlock-mcp %s — backend %s\n\n", buildVersion(), o.backend)
+	if err := p.CheckBackend(local.Name); err != nil {
+		fmt.Fprintf(stdout, "The policy cannot be enforced on the local backend:\n%v\n", err)
+		return 1
+	}
 	checks, ok := local.Diagnose(ctx, local.Options{Python: p.Backend.Local.Python})
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, c := range checks {

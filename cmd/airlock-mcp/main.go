@@ -49,6 +49,7 @@ Usage:
   airlock-mcp [flags] [stdio]       serve MCP over stdio (the default)
   airlock-mcp [flags] run FILE.py   run a file (- for stdin) through the policy and backend; print the result
   airlock-mcp [flags] doctor        check that this host can run the backend, protection by protection
+                                    (with --backend modal: credentials, app, image, resources, network; no network call)
   airlock-mcp version               print the version
 
 Flags:
@@ -59,7 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("airlock-mcp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.policyFile, "policy", "", "policy file (YAML or JSON); without it, safe defaults")
-	fs.StringVar(&o.backend, "backend", "local", "sandbox backend: local")
+	fs.StringVar(&o.backend, "backend", "local", "sandbox backend: local, or modal (cloud sandboxes; never chosen unless named)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	fs.Float64Var(&o.timeoutS, "timeout", 0, "run: wall-clock timeout in seconds (default: the policy's)")
 	fs.BoolVar(&o.jsonOut, "json", false, "run: print the structured result as JSON")
@@ -109,7 +110,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if len(rest) != 1 {
 			return usageError(stderr, "run takes one argument: a Python file, or - for stdin")
 		}
-		return runFile(ctx, o, pol, rest[0], stdin, stdout, stderr)
+		return runFile(ctx, o, pol, log, rest[0], stdin, stdout, stderr)
 	case "doctor":
 		return doctor(ctx, o, pol, stdout)
 	default:

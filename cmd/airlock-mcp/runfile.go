@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"go.uber.org/zap"
+
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/tools"
@@ -16,7 +18,7 @@ import (
 // and backend as the server, and prints the result: the text a model would
 // read, or with --json the structured result. It exits 0 when the code ran
 // ok, 1 when it did not, 2 when it could not run at all.
-func runFile(ctx context.Context, o options, p *policy.Policy, path string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	code, err := readCode(path, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
@@ -31,7 +33,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, path string, stdi
 		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", decision.Reason)
 		return 2
 	}
-	backend, err := openBackend(ctx, o.backend, p, true)
+	backend, err := openBackend(ctx, o.backend, p, true, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2

@@ -14,7 +14,7 @@ import (
 // serveStdio serves MCP over stdin/stdout until stdin closes or a signal
 // arrives, then kills whatever sandbox is still running.
 func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, stdin io.Reader, stdout, stderr io.Writer) int {
-	backend, err := openBackend(ctx, o.backend, p, false)
+	backend, err := openBackend(ctx, o.backend, p, false, log)
 	if err != nil {
 		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)

@@ -28,6 +28,38 @@
 //	srv.SetEnv(t) // MODAL_SERVER_URL, MODAL_TOKEN_ID, ... via t.Setenv
 //	mc, err := modal.NewClientWithOptions(nil)
 //
+// # What the SDK sees
+//
+// The SDK (v0.11.1, default V2 sandboxes) makes these calls for the backend
+// flow: AuthTokenGet, AppGetOrCreate, ImageGetOrCreate (EnvironmentGetOrCreate
+// too if MODAL_IMAGE_BUILDER_VERSION is unset), SandboxCreateV2, then on the
+// router TaskExecStart, TaskExecStdinWrite (data, then eof), TaskExecStdioRead
+// (stdout and stderr), TaskExecWait, and back on the control plane
+// SandboxTerminateV2 and SandboxWaitV2 (Terminate with Wait: true). A handle
+// from Sandboxes.FromID adds SandboxGetTaskIdV2 and
+// SandboxGetCommandRouterAccess before its first exec; Sandboxes.List uses
+// SandboxListV2.
+//
+//   - Wrong credentials: AuthTokenGet answers Unauthenticated ("Token ID is
+//     malformed" for an id without the ak- prefix, as real Modal does) and the
+//     SDK's first call fails with "failed to get auth token: rpc error: code =
+//     Unauthenticated ...".
+//   - Exec timeout: the server SIGKILLs the exec's process group. Reads return
+//     the output so far then modal.ExecTimeoutError (the router ends the stream
+//     with DeadlineExceeded); a Wait issued after the deadline returns
+//     modal.ExecTimeoutError, a Wait already in flight returns 137.
+//   - Terminated sandbox (Terminate, lifetime timeout, TerminateSandbox): its
+//     processes are killed; router calls for it answer NotFound, which the SDK
+//     returns as a raw gRPC status error; Sandbox.Wait returns 137, or 124
+//     after a lifetime timeout.
+//   - Injected create failures come back as raw gRPC status errors (only
+//     AlreadyExists is mapped, to modal.AlreadyExistsError); the SDK retries
+//     Unavailable, Internal, Unknown, DeadlineExceeded and Canceled.
+//
+// Ids: apps "ap-", images "im-", tasks "ta-" followed by 22 base62
+// characters; sandboxes "sb2-" + 22, deliberately not the V1 shape
+// ("sb-" + 22), which the SDK would route to the V1 API.
+//
 // The package is Linux-oriented: process groups and signals need a Unix, and
 // LiveProcesses reads /proc.
 package modaltest

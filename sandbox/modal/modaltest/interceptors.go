@@ -57,6 +57,7 @@ type recordingStream struct {
 	rec    *recorder
 }
 
+// RecvMsg receives a message and records it.
 func (r *recordingStream) RecvMsg(m any) error {
 	if err := r.ServerStream.RecvMsg(m); err != nil {
 		return err

@@ -1,0 +1,252 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/modal/modaltest"
+)
+
+// startModalCP starts the test Modal control plane. The binary reaches it
+// through the environment modaltest.Server.ClientEnv gives.
+func startModalCP(t *testing.T) *modaltest.Server {
+	t.Helper()
+	python := os.Getenv("AIRLOCK_TEST_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	srv, err := modaltest.Start(modaltest.Options{Python: python})
+	if err != nil {
+		t.Fatalf("modaltest.Start: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// connectEnv starts the binary with extra environment and connects the
+// official MCP Go SDK client to it over stdio. The returned func closes
+// the session and waits for the server to exit.
+func connectEnv(t *testing.T, env []string, args ...string) (*mcp.ClientSession, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.Command(airlockBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "airlock-e2e-modal", Version: "1"}, nil)
+	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nserver stderr:\n%s", err, stderr.String())
+	}
+	closed := false
+	shutdown := func() {
+		if closed {
+			return
+		}
+		closed = true
+		session.Close()
+		_ = cmd.Wait()
+	}
+	t.Cleanup(func() {
+		shutdown()
+		if t.Failed() {
+			t.Logf("server stderr:\n%s", stderr.String())
+		}
+	})
+	return session, shutdown
+}
+
+type structured struct {
+	Status  string  `json:"status"`
+	Stdout  string  `json:"stdout"`
+	Result  *string `json:"result"`
+	Backend string  `json:"backend"`
+}
+
+func structuredOf(t *testing.T, res *mcp.CallToolResult) structured {
+	t.Helper()
+	raw, _ := json.Marshal(res.StructuredContent)
+	var out structured
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("structured content %s: %v", raw, err)
+	}
+	return out
+}
+
+// TestModalBackendEndToEnd runs `airlock-mcp --backend modal` against the
+// test control plane, driven by the official MCP Go SDK client: the tool
+// describes the Modal sandbox, a call runs there and its sandbox is gone
+// after it, Modal's failures come back as isError text for the operator,
+// a cancelled call's sandbox is terminated, and shutting the server down
+// leaves nothing alive.
+func TestModalBackendEndToEnd(t *testing.T) {
+	srv := startModalCP(t)
+	session, shutdown := connectEnv(t, srv.ClientEnv(), "--backend", "modal")
+	ctx := context.Background()
+
+	tools, err := session.ListTools(ctx, nil)
+	if err != nil || len(tools.Tools) != 1 {
+		t.Fatalf("tools/list: %v, %v", tools, err)
+	}
+	if d := tools.Tools[0].Description; !strings.Contains(d, "cloud sandbox (a Modal container)") || !strings.Contains(d, "Network: none.") {
+		t.Errorf("description does not describe the Modal sandbox: %q", d)
+	}
+
+	res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "print('hi')\n6*7"}})
+	if err != nil {
+		t.Fatalf("tools/call: %v", err)
+	}
+	out := structuredOf(t, res)
+	if res.IsError || out.Status != "ok" || out.Stdout != "hi\n" || out.Result == nil || *out.Result != "42" || out.Backend != "modal" {
+		t.Errorf("call: isError=%v %+v", res.IsError, out)
+	}
+	if srv.CreatedSandboxes() != 1 || srv.LiveSandboxes() != 0 {
+		t.Errorf("after one call: %d created, %d live; want 1 and 0", srv.CreatedSandboxes(), srv.LiveSandboxes())
+	}
+
+	// Quota: an isError result that says what happened and what to do.
+	srv.FailCreates(1, status.Error(codes.ResourceExhausted, "sandbox quota exceeded"))
+	res, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1"}})
+	if err != nil {
+		t.Fatalf("tools/call under a quota error: %v", err)
+	}
+	if text := contentText(res); !res.IsError || !strings.Contains(text, "Modal refused to create a sandbox for lack of capacity or quota (Modal said: sandbox quota exceeded)") || strings.Contains(text, "rpc error") {
+		t.Errorf("quota error: isError=%v text %q", res.IsError, text)
+	}
+
+	// A cancelled call: the client gives up, the server terminates the sandbox.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		waitFor(20*time.Second, func() bool { return srv.LiveProcesses() > 0 })
+		cancel()
+	}()
+	_, err = session.CallTool(cctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "import time\ntime.sleep(120)"}})
+	if err == nil {
+		t.Error("the cancelled call returned no error")
+	}
+	if !waitFor(10*time.Second, func() bool { return srv.LiveSandboxes() == 0 && srv.LiveProcesses() == 0 }) {
+		t.Errorf("after cancellation: %d sandboxes, %d processes alive", srv.LiveSandboxes(), srv.LiveProcesses())
+	}
+
+	// Shutdown under a running call terminates its sandbox.
+	go func() {
+		_, _ = session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "import time\ntime.sleep(120)"}})
+	}()
+	if !waitFor(20*time.Second, func() bool { return srv.LiveProcesses() > 0 }) {
+		t.Fatal("the last call never started")
+	}
+	shutdown()
+	if srv.LiveSandboxes() != 0 || !waitFor(5*time.Second, func() bool { return srv.LiveProcesses() == 0 }) {
+		t.Errorf("after shutdown: %d sandboxes, %d processes alive", srv.LiveSandboxes(), srv.LiveProcesses())
+	}
+}
+
+// TestModalMissingCredentialsEndToEnd: without credentials the server
+// still starts, says so in its log, and each call gets an isError result
+// telling the operator what to set.
+func TestModalMissingCredentialsEndToEnd(t *testing.T) {
+	srv := startModalCP(t)
+	env := append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET=")
+	session, _ := connectEnv(t, env, "--backend", "modal")
+	res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1"}})
+	if err != nil {
+		t.Fatalf("tools/call: %v", err)
+	}
+	if text := contentText(res); !res.IsError || !strings.Contains(text, "Modal credentials are not configured: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET") {
+		t.Errorf("missing credentials: isError=%v text %q", res.IsError, text)
+	}
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("%d calls reached Modal without credentials", n)
+	}
+}
+
+// TestDefaultBackendIsLocalWithModalCredentials pins that Modal is never
+// chosen automatically: with working Modal credentials in the environment
+// and no --backend, calls run on the local backend and nothing reaches
+// Modal.
+func TestDefaultBackendIsLocalWithModalCredentials(t *testing.T) {
+	srv := startModalCP(t)
+	session, shutdown := connectEnv(t, srv.ClientEnv())
+	res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1+1"}})
+	if err != nil {
+		t.Fatalf("tools/call: %v", err)
+	}
+	if out := structuredOf(t, res); out.Backend != "local" {
+		t.Errorf("backend %q without --backend, want local", out.Backend)
+	}
+	shutdown()
+	if n := len(srv.Calls()); n != 0 {
+		t.Errorf("the default backend called Modal %d times: %v", n, srv.MethodNames())
+	}
+}
+
+// TestBackendPolicyChecks: a policy a backend cannot honour stops startup
+// with the rule and the reason; doctor --backend modal reports the
+// credentials without calling Modal.
+func TestBackendPolicyChecks(t *testing.T) {
+	srv := startModalCP(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	egress := write("egress.yaml", "network:\n  allow_egress: true\n")
+	port80 := write("port80.yaml", "network:\n  allow_egress: true\n  allow:\n    - {host: pypi.org, ports: [80, 443]}\n")
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		wantExit int
+		want     []string
+	}{
+		{"local refuses egress", []string{"--policy", egress, "run", "-"}, nil, 2,
+			[]string{"/network/allow_egress: network egress is not supported on the local backend yet"}},
+		{"modal refuses a port-80 host rule", []string{"--policy", port80, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 2,
+			[]string{"/network/allow/0: rule (host pypi.org, ports 80, 443) cannot be enforced on Modal", "set ports: [443]"}},
+		{"modal runs open egress", []string{"--policy", egress, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 0,
+			[]string{"2"}},
+		{"doctor modal with credentials", []string{"--backend", "modal", "doctor"}, srv.ClientEnv(), 0,
+			[]string{"[ok]  credentials  found in the environment (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET)", "github.com/modal-labs/modal-client/go v0.11.1", "The Modal backend is configured"}},
+		{"doctor modal without credentials", []string{"--backend", "modal", "doctor"}, append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET="), 1,
+			[]string{"[FAILED]  credentials  Modal credentials are not configured"}},
+		{"doctor local refuses egress", []string{"--policy", egress, "doctor"}, nil, 1,
+			[]string{"network egress is not supported on the local backend yet"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.ResetRequests()
+			cmd := exec.Command(airlockBinary(t), tc.args...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			cmd.Stdin = strings.NewReader("1+1")
+			out, _ := cmd.CombinedOutput()
+			if got := cmd.ProcessState.ExitCode(); got != tc.wantExit {
+				t.Errorf("exit %d, want %d\n%s", got, tc.wantExit, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(tc.name, "doctor") && len(srv.Calls()) != 0 {
+				t.Errorf("doctor called Modal: %v", srv.MethodNames())
+			}
+		})
+	}
+	if srv.LiveSandboxes() != 0 {
+		t.Errorf("%d sandboxes alive", srv.LiveSandboxes())
+	}
+}

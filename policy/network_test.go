@@ -1,0 +1,73 @@
+package policy
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestNetworkSummary(t *testing.T) {
+	tests := []struct {
+		name string
+		n    Network
+		want string
+	}{
+		{"no egress", Network{}, "none"},
+		{"rules without egress still mean none", Network{Allow: []NetworkRule{{Host: "pypi.org"}}}, "none"},
+		{"open", Network{AllowEgress: true}, "outbound connections allowed"},
+		{"hosts and CIDRs", Network{AllowEgress: true, Allow: []NetworkRule{
+			{CIDR: "203.0.113.0/24"},
+			{Host: "pypi.org", Ports: []int{443}},
+			{Host: "*.pythonhosted.org", Ports: []int{443}},
+			{Host: "example.com", Ports: []int{80, 8080}},
+			{CIDR: "10.0.0.0/8", Ports: []int{5432}},
+		}}, "only to pypi.org (HTTPS, port 443); pythonhosted.org and its subdomains (HTTPS, port 443); example.com (ports 80, 8080); 203.0.113.0/24 (every port); 10.0.0.0/8 (port 5432); everything else is blocked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.n.Summary(); got != tt.want {
+				t.Errorf("Summary() =\n%q\nwant\n%q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNetworkRule(t *testing.T) {
+	tests := []struct {
+		r        NetworkRule
+		str      string
+		wildcard bool
+		apex     string
+	}{
+		{NetworkRule{Host: "pypi.org", Ports: []int{443}}, "host pypi.org, port 443", false, "pypi.org"},
+		{NetworkRule{Host: "*.example.com"}, "host *.example.com, every port", true, "example.com"},
+		{NetworkRule{CIDR: "10.0.0.0/8", Ports: []int{22, 80}}, "cidr 10.0.0.0/8, ports 22, 80", false, ""},
+	}
+	for _, tt := range tests {
+		if got := tt.r.String(); got != tt.str {
+			t.Errorf("String() = %q, want %q", got, tt.str)
+		}
+		if tt.r.IsWildcard() != tt.wildcard || tt.r.Apex() != tt.apex {
+			t.Errorf("%s: IsWildcard %v Apex %q, want %v %q", tt.str, tt.r.IsWildcard(), tt.r.Apex(), tt.wildcard, tt.apex)
+		}
+	}
+}
+
+// TestNetworkJSONIsCanonical: a policy built in Go with no rules encodes,
+// and so hashes, like the same policy read from a file.
+func TestNetworkJSONIsCanonical(t *testing.T) {
+	built := Default()
+	built.Network.Allow = nil
+	b, err := json.Marshal(built.Network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"allow_egress":false,"allow":[]}` {
+		t.Errorf("Network JSON = %s", b)
+	}
+	if built.SHA256() != Default().SHA256() {
+		t.Error("a nil and an empty allow list hash differently")
+	}
+	if err := built.Validate(); err != nil {
+		t.Errorf("Validate() with a nil allow list = %v", err)
+	}
+}

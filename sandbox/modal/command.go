@@ -1,0 +1,64 @@
+package modal
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+)
+
+// The harness's process inside a Modal sandbox.
+const (
+	// envelopeFD is the descriptor the harness writes its envelope to. A
+	// Modal exec has only stdin, stdout and stderr, so the prelude makes it
+	// a duplicate of stderr, and the backend splits the stream.
+	envelopeFD = 3
+	// workdir is the working directory of the code: it exists in every
+	// image, and the code may write there.
+	workdir = "/tmp"
+	// maxArgvBytes is the SDK's cap on the total size of an exec's argv.
+	maxArgvBytes = 1 << 16
+)
+
+// preludeFormat runs before the harness, in the same interpreter: it sets
+// the policy's rlimits where the image lets it (a sandbox is a container
+// of its own; the code runs as its root, so they bound accidents, not a
+// determined process, and Modal's memory limit and the timeout do the
+// rest) and makes the envelope descriptor a duplicate of stderr. Its
+// arguments: open files, file size, CPU seconds, envelope fd.
+const preludeFormat = `import posix as _p
+try:
+    import resource as _r
+    for _k, _n in ((_r.RLIMIT_CORE, 0), (_r.RLIMIT_NOFILE, %d), (_r.RLIMIT_FSIZE, %d), (_r.RLIMIT_CPU, %d)):
+        _h = _r.getrlimit(_k)[1]
+        if _h != _r.RLIM_INFINITY and _h < _n:
+            _n = _h
+        _r.setrlimit(_k, (_n, _n))
+    del _r, _k, _n, _h
+except Exception:
+    pass
+_p.dup2(2, %d)
+del _p
+`
+
+// harnessArgv is the exec's argv for limits: python3 running the prelude,
+// then the shared harness, from -c. The code itself goes on stdin.
+func harnessArgv(limits sandbox.Limits) ([]string, error) {
+	args := sandbox.HarnessArgs(0)
+	if len(args) < 2 || args[len(args)-2] != "-c" {
+		return nil, errors.New("modal: the harness is not started with -c as expected")
+	}
+	cpu := int64(wholeSeconds(limits.CPUTime) / time.Second)
+	prelude := fmt.Sprintf(preludeFormat, limits.MaxOpenFiles, limits.MaxFileBytes, cpu, envelopeFD)
+	argv := append([]string{"python3"}, args...)
+	argv[len(argv)-1] = prelude + argv[len(argv)-1]
+	total := 0
+	for _, a := range argv {
+		total += len(a)
+	}
+	if total >= maxArgvBytes {
+		return nil, fmt.Errorf("modal: the harness's argv is %d bytes, over the SDK's cap of %d", total, maxArgvBytes)
+	}
+	return argv, nil
+}

@@ -1,0 +1,27 @@
+// Package modal is the Modal sandbox backend: each execution runs in a fresh
+// Modal sandbox (a gVisor container in Modal's cloud), created from one
+// image with the policy's resources, lifetime and network access, through
+// the official Modal Go SDK (github.com/modal-labs/modal-client/go, pinned).
+// It is the only package of airlock-mcp that imports the SDK.
+//
+// It runs the same harness as every backend, with the same envelope: the
+// code goes in on stdin (the SDK caps argv at 64 KiB), and since a Modal exec
+// has only stdin, stdout and stderr, the harness's envelope descriptor is a
+// duplicate of stderr. The backend splits the stderr stream as it arrives:
+// the frame carrying the call's nonce goes to the envelope, everything else
+// to the capped stderr buffer, so no amount of output can hide or truncate
+// the envelope, and the code cannot forge one without the nonce.
+// sandbox.Finalize then composes the Result, as on the local backend.
+//
+// Every sandbox is terminated on every path (success, failed or missing
+// envelope, timeout, SDK error, cancelled call, Close) with a fresh
+// context: cancelling a context does not stop a Modal process. Modal's own
+// lifetime limit is the backstop should this server die.
+//
+// The backend is never chosen automatically. Credentials come from the
+// standard Modal places (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or a profile
+// in ~/.modal.toml or the file MODAL_CONFIG_PATH names); they are never
+// logged and never reach a sandbox. Failures (missing credentials, rejected
+// credentials, image build, quota, sandbox creation) are errors whose text
+// says what happened and what the operator can do.
+package modal

@@ -1,0 +1,84 @@
+package modal
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+)
+
+// sdkModule is the Modal SDK's module path; sdkVersionPinned is the version
+// go.mod pins, reported when the binary carries no build information.
+const (
+	sdkModule        = "github.com/modal-labs/modal-client/go"
+	sdkVersionPinned = "v0.11.1"
+)
+
+// SDKVersion is the version of the Modal Go SDK linked into this binary.
+func SDKVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == sdkModule {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	return sdkVersionPinned
+}
+
+// Check is one line of `airlock-mcp doctor --backend modal`.
+type Check struct {
+	Name string
+	// OK is false for a check that stops the backend from running.
+	OK     bool
+	Detail string
+}
+
+// Diagnose reports, without any network call, whether the backend is
+// configured to run: whether credentials are found (and where, never what),
+// and what it would create. ok is false when it cannot run; whether Modal
+// accepts the credentials is only known at the first call.
+func Diagnose(opts Options) (checks []Check, ok bool) {
+	ok = true
+	add := func(name string, good bool, format string, args ...any) {
+		checks = append(checks, Check{Name: name, OK: good, Detail: fmt.Sprintf(format, args...)})
+		ok = ok && good
+	}
+	if err := opts.validate(); err != nil {
+		add("options", false, "%v", err)
+	}
+	creds, err := FindCredentials()
+	if err != nil {
+		add("credentials", false, "%v", err)
+	} else {
+		add("credentials", true, "found in %s (Modal checks them at the first call)", creds.Source)
+		add("server", true, "%s", creds.ServerURL)
+	}
+	add("sdk", true, "%s %s", sdkModule, SDKVersion())
+	env := opts.Environment
+	if env == "" {
+		env = "the profile's default"
+	}
+	add("app", true, "%s (environment: %s; created if missing)", opts.AppName, env)
+	add("image", true, "%s (built once, at the first connection)", opts.Image)
+	add("resources", true, "per sandbox: %g CPU requested, %d MiB requested, hard memory cap from limits.memory_mb; lifetime %g s beyond each call's timeout",
+		opts.CPU, opts.MemoryMiB, opts.Lifetime.Seconds())
+	add("network", true, "%s", opts.Network)
+	if opts.PoolSize > 0 {
+		add("pool", true, "%d sandbox(es) kept ready (billed while idle; each replaced after about %g s idle)", opts.PoolSize, opts.Lifetime.Seconds())
+	} else {
+		add("pool", true, "off: each call creates its sandbox (seconds on Modal)")
+	}
+	return checks, ok
+}
+
+// String formats c as one line for a log.
+func (c Check) String() string {
+	state := "ok"
+	if !c.OK {
+		state = "FAILED"
+	}
+	return strings.Join([]string{state, c.Name, c.Detail}, "\t")
+}
