@@ -29,17 +29,33 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 		return 1
 	}
 	checks, ok := local.Diagnose(ctx, local.Options{Python: p.Backend.Local.Python})
+	rows := make([]doctorRow, len(checks))
+	for i, c := range checks {
+		rows[i] = doctorRow{marker(c.State), c.Name, c.Detail}
+	}
+	return printDoctor(stdout, p, rows, ok,
+		"The local backend is ready.",
+		"The local backend cannot run on this host: fix the failed checks above.")
+}
+
+// doctorRow is one line of the report: a marker, what was checked, and what
+// was found.
+type doctorRow struct{ marker, name, detail string }
+
+// printDoctor prints the rows as a table, then the effective policy, then
+// the verdict; it returns the exit code.
+func printDoctor(stdout io.Writer, p *policy.Policy, rows []doctorRow, ok bool, ready, failed string) int {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, c := range checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", marker(c.State), c.Name, c.Detail)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.marker, r.name, r.detail)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "\npolicy:\n%s\n", p.Describe())
 	if !ok {
-		fmt.Fprintln(stdout, "\nThe local backend cannot run on this host: fix the failed checks above.")
+		fmt.Fprintln(stdout, "\n"+failed)
 		return 1
 	}
-	fmt.Fprintln(stdout, "\nThe local backend is ready.")
+	fmt.Fprintln(stdout, "\n"+ready)
 	return 0
 }
 

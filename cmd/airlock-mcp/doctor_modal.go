@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
@@ -22,20 +21,14 @@ func doctorModal(o options, p *policy.Policy, stdout io.Writer) int {
 		return 1
 	}
 	checks, ok := modal.Diagnose(opts)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	for _, c := range checks {
-		state := "[ok]"
+	rows := make([]doctorRow, len(checks))
+	for i, c := range checks {
+		rows[i] = doctorRow{"[ok]", c.Name, c.Detail}
 		if !c.OK {
-			state = "[FAILED]"
+			rows[i].marker = "[FAILED]"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, c.Name, c.Detail)
 	}
-	tw.Flush()
-	fmt.Fprintf(stdout, "\npolicy:\n%s\n", p.Describe())
-	if !ok {
-		fmt.Fprintln(stdout, "\nThe Modal backend cannot run: fix the failed checks above.")
-		return 1
-	}
-	fmt.Fprintln(stdout, "\nThe Modal backend is configured; Modal checks the credentials at the first call.")
-	return 0
+	return printDoctor(stdout, p, rows, ok,
+		"The Modal backend is configured; Modal checks the credentials at the first call.",
+		"The Modal backend cannot run: fix the failed checks above.")
 }
