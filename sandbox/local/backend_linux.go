@@ -190,6 +190,7 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	var p *proc
 	if b.warm != nil {
 		p = b.warm.take(req.Limits)
+		defer b.warm.refill()
 	}
 	if p == nil {
 		if p, err = b.start(ctx, req.Limits); err != nil {
@@ -279,7 +280,7 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 		}
 		return nil, err
 	}
-	cfg.CgroupProcs = cg.procsFiles()
+	cfg.WaitForCgroups = cg != nil
 	// Runs once the sandbox is gone: its uid and cgroups are free again.
 	release := func() {
 		cg.remove()
@@ -287,7 +288,7 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 			b.uids.release(uid)
 		}
 	}
-	p, err := b.spawn(cfg, limits)
+	p, err := b.spawn(cfg, limits, cg)
 	if err != nil {
 		release()
 		return nil, err
@@ -301,7 +302,11 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 }
 
 // spawn starts the init helper in new namespaces with its pipes wired.
-func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
+//
+// With cgroups, the parent moves the helper into them while it sets the
+// sandbox up (the move can wait for an RCU grace period) and tells it on
+// the cgroups-joined pipe; the helper waits for that before exec.
+func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgroup) (*proc, error) {
 	encoded, err := cfg.encode()
 	if err != nil {
 		return nil, err
@@ -329,6 +334,11 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 			f.Close()
 		}
 	}
+	joinedR, joinedW, err := os.Pipe()
+	if err != nil {
+		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
+		return nil, fmt.Errorf("cgroups pipe: %w", err)
+	}
 	p := &proc{
 		statusR:  statusR,
 		stdout:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
@@ -346,22 +356,33 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits) (*proc, error) {
 		// The helper's own stderr is the status pipe; the code's stderr
 		// goes in as fd 5 and is moved to fd 2 just before exec.
 		Stderr:      statusW,
-		ExtraFiles:  []*os.File{envW, statusW, stderrW},
+		ExtraFiles:  []*os.File{envW, statusW, stderrW, joinedR},
 		SysProcAttr: b.sysProcAttr(),
 		// The pipes close when the pid namespace dies; this only guards
 		// against a bug leaving Wait stuck.
 		WaitDelay: 2 * time.Second,
 	}
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
+		closeAll(envR, envW, statusR, statusW, stderrR, stderrW, joinedR, joinedW)
 		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	err = b.track(p.cmd)
-	closeAll(envW, statusW, stderrW)
+	closeAll(envW, statusW, stderrW, joinedR)
 	if err != nil {
-		closeAll(envR, statusR, stderrR)
+		closeAll(envR, statusR, stderrR, joinedW)
 		return nil, err
 	}
+	go func() {
+		defer joinedW.Close()
+		if cg == nil {
+			return
+		}
+		// On failure the pipe closes empty and the helper reports it as a
+		// failed setup step.
+		if cg.add(p.cmd.Process.Pid) == nil {
+			_, _ = joinedW.Write([]byte{1})
+		}
+	}()
 	p.stderrCopied = make(chan struct{})
 	go func() {
 		defer close(p.stderrCopied)

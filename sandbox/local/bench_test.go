@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
@@ -21,8 +22,9 @@ import (
 //
 // sandbox-cold builds each sandbox on demand; sandbox-warm takes one built
 // ahead of the call (Options.WarmSandboxes), as the server does, and waits
-// (off the clock) for the pool to refill between calls, as calls spaced by
-// a model's turns find it. Either way every call gets a fresh sandbox.
+// (off the clock) for the pool to refill and 50 ms more between calls, as
+// calls spaced by a model's turns find it. Either way every call gets a
+// fresh sandbox.
 func BenchmarkPrint1(b *testing.B) {
 	be := newBackend(b)
 	python := be.Interpreter().Executable
@@ -54,11 +56,14 @@ func BenchmarkPrint1(b *testing.B) {
 	}
 	defer warm.Close()
 	b.Run("sandbox-warm", func(b *testing.B) {
-		for b.Loop() {
+		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			if err := warm.WaitWarm(context.Background()); err != nil {
 				b.Fatal(err)
 			}
+			// A model's turn passes between calls: let the kernel finish
+			// tearing the previous sandbox down (namespaces, cgroups).
+			time.Sleep(50 * time.Millisecond)
 			b.StartTimer()
 			res, err := warm.Execute(context.Background(), req)
 			if err != nil || res.Status != sandbox.StatusOK || res.Stdout != "1\n" {

@@ -117,8 +117,8 @@ type sandboxCgroup struct {
 	mem, pids string
 }
 
-// create makes the cgroups of one sandbox, limited to l. The sandbox's
-// init helper joins them (it writes to procsFiles) before anything else.
+// create makes the cgroups of one sandbox, limited to l; add puts the
+// sandbox in them.
 func (c *cgroups) create(l sandbox.Limits) (*sandboxCgroup, error) {
 	if c == nil {
 		return nil, nil
@@ -148,12 +148,21 @@ func (c *cgroups) create(l sandbox.Limits) (*sandboxCgroup, error) {
 	return s, nil
 }
 
-// procsFiles are the files the init helper writes "0" to, to join.
-func (s *sandboxCgroup) procsFiles() []string {
+// add moves the process pid (the sandbox's init helper, before it has
+// started any other process or the interpreter) into the sandbox's
+// cgroups; what runs afterwards is born there. A cgroup v1 migration can
+// wait for an RCU grace period, so the backend runs it while the helper
+// sets the sandbox up, and the helper waits for it before exec.
+func (s *sandboxCgroup) add(pid int) error {
 	if s == nil {
 		return nil
 	}
-	return []string{filepath.Join(s.mem, "cgroup.procs"), filepath.Join(s.pids, "cgroup.procs")}
+	for _, dir := range []string{s.mem, s.pids} {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("move the sandbox into %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // oomKilled reports whether the kernel killed a process of the sandbox for

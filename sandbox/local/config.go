@@ -30,6 +30,12 @@ const (
 	// codeStderrFD is the stderr the interpreter gets: the helper moves it
 	// to fd 2 as its last step.
 	codeStderrFD = 5
+	// cgroupsJoinedFD is the read end of a pipe on which the parent writes
+	// one byte once it has moved the helper into the sandbox's cgroups; the
+	// helper waits for it before exec, so the interpreter and everything it
+	// starts are born inside them. EOF without the byte means the move
+	// failed.
+	cgroupsJoinedFD = 6
 )
 
 // Paths inside the sandbox.
@@ -50,9 +56,8 @@ type initConfig struct {
 	// root. Unused when rootless.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
-	// CgroupProcs are the cgroup.procs files of the sandbox's cgroups; the
-	// helper joins them first, so every process of the sandbox is counted.
-	CgroupProcs []string `json:"cgroup_procs"`
+	// WaitForCgroups makes the helper wait on cgroupsJoinedFD before exec.
+	WaitForCgroups bool `json:"wait_for_cgroups"`
 	// Binds are host directories made visible read-only at the same path.
 	Binds []string `json:"binds"`
 	// FileBinds are host files made visible read-only at the same path

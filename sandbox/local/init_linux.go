@@ -58,7 +58,6 @@ type detachedTree struct {
 }
 
 var initSteps = []initStep{
-	{"join cgroups", joinCgroups},
 	{"make mounts private", makeMountsPrivate},
 	{"capture host paths", captureHostPaths},
 	{"mount staging root", mountStagingRoot},
@@ -74,6 +73,7 @@ var initSteps = []initStep{
 	{"close inherited descriptors", closeInheritedFDs},
 	{"prepare landlock ruleset", prepareLandlockStep},
 	{"prepare seccomp filter", prepareSeccompStep},
+	{"wait to be in the sandbox's cgroups", waitForCgroups},
 	{"apply landlock, rlimits and seccomp, and exec the interpreter", execInterpreter},
 }
 
@@ -103,15 +103,6 @@ func runInit() {
 		}
 	}
 	fail("exec interpreter", errors.New("exec returned"))
-}
-
-func joinCgroups(st *initState) error {
-	for _, procs := range st.cfg.CgroupProcs {
-		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func makeMountsPrivate(*initState) error {
@@ -399,6 +390,19 @@ type execArgs struct {
 	path *byte
 	argv []*byte
 	env  []*byte
+}
+
+func waitForCgroups(st *initState) error {
+	if !st.cfg.WaitForCgroups {
+		return nil
+	}
+	var b [1]byte
+	n, err := unix.Read(cgroupsJoinedFD, b[:])
+	unix.Close(cgroupsJoinedFD)
+	if n != 1 {
+		return fmt.Errorf("the server could not move the sandbox into its cgroups (%v)", err)
+	}
+	return nil
 }
 
 func prepareLandlockStep(st *initState) (err error) {

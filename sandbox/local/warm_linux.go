@@ -50,8 +50,11 @@ func (w *warmPool) prefill(limits sandbox.Limits) {
 	w.fillLocked()
 }
 
-// take returns a warm sandbox built for limits, or nil, and starts
-// refilling the pool.
+// take returns a warm sandbox built for limits, or nil. The caller calls
+// refill once its call is over: building a sandbox while a call runs would
+// compete with it for the CPU and, with cgroups, stall its forks and exits
+// behind the cgroup move (a write lock on the kernel's thread-group
+// semaphore).
 func (w *warmPool) take(limits sandbox.Limits) *proc {
 	key := poolKey(limits)
 	w.mu.Lock()
@@ -73,8 +76,14 @@ func (w *warmPool) take(limits sandbox.Limits) *proc {
 		// A cold start is about to be tried; let the pool try again after.
 		w.failures = 0
 	}
-	w.fillLocked()
 	return p
+}
+
+// refill starts building the sandboxes the pool lacks.
+func (w *warmPool) refill() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fillLocked()
 }
 
 // rekeyLocked switches the pool to key, discarding sandboxes built for
