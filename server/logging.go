@@ -39,6 +39,9 @@ func logCalls(log *zap.Logger, ts []tools.Tool) mcpserver.ToolHandlerMiddleware 
 					zap.String("tool", req.Params.Name),
 					zap.Duration("duration", time.Since(start)),
 				}
+				if client := ClientIdentity(ctx); client != "" {
+					fields = append(fields, zap.String("client", client))
+				}
 				fields = append(fields, argFields(req, describe[req.Params.Name])...)
 				fields = append(fields, resultFields(res, err)...)
 				ce.Write(fields...)

@@ -41,12 +41,17 @@ type options struct {
 	logLevel   string
 	timeoutS   float64
 	jsonOut    bool
+	listen     string
+	authTokens string
+	tlsCert    string
+	tlsKey     string
 }
 
 const usage = `airlock-mcp: sandboxed Python execution for MCP clients.
 
 Usage:
   airlock-mcp [flags] [stdio]       serve MCP over stdio (the default)
+  airlock-mcp [flags] http          serve MCP over streamable HTTP (/mcp) and HTTP+SSE (/sse) on --listen
   airlock-mcp [flags] run FILE.py   run a file (- for stdin) through the policy and backend; print the result
   airlock-mcp [flags] doctor        check that this host can run the backend, protection by protection
                                     (with --backend modal: credentials, app, image, resources, network; no network call)
@@ -64,6 +69,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
 	fs.Float64Var(&o.timeoutS, "timeout", 0, "run: wall-clock timeout in seconds (default: the policy's)")
 	fs.BoolVar(&o.jsonOut, "json", false, "run: print the structured result as JSON")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "http: listen address (loopback by default; any other needs --auth-tokens)")
+	fs.StringVar(&o.authTokens, "auth-tokens", "", "http: file of \"NAME TOKEN\" lines; every MCP request must carry one as a bearer token (re-read on SIGHUP)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "http: TLS certificate file (with --tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "http: TLS key file (with --tls-cert)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -106,6 +115,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return usageError(stderr, "stdio takes no arguments")
 		}
 		return serveStdio(ctx, o, pol, log, stdin, stdout, stderr)
+	case "http":
+		if len(rest) > 0 {
+			return usageError(stderr, "http takes no arguments")
+		}
+		return serveHTTP(ctx, o, pol, log, stderr)
 	case "run":
 		if len(rest) != 1 {
 			return usageError(stderr, "run takes one argument: a Python file, or - for stdin")
