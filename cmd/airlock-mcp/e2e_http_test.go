@@ -24,6 +24,29 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// startHTTPServer starts the binary with args and waits until healthURL
+// answers 200 through client. The process is killed when the test ends.
+func startHTTPServer(t *testing.T, client *http.Client, healthURL string, args ...string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command(airlockBinary(t), args...)
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !waitFor(30*time.Second, func() bool {
+		resp, err := client.Get(healthURL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}) {
+		t.Fatalf("the server never became healthy at %s:\n%s", healthURL, stderr.String())
+	}
+	return cmd, stderr
+}
+
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,22 +65,7 @@ func TestHTTPServerEndToEnd(t *testing.T) {
 	tokens := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(tokens, []byte("e2e "+token+"\n"), 0o600)
 	addr := freeLoopbackAddr(t)
-	cmd := exec.Command(airlockBinary(t), "http", "--listen", addr, "--auth-tokens", tokens)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	if !waitFor(30*time.Second, func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatalf("the server never became healthy:\n%s", stderr.String())
-	}
+	cmd, stderr := startHTTPServer(t, http.DefaultClient, "http://"+addr+"/healthz", "http", "--listen", addr, "--auth-tokens", tokens)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

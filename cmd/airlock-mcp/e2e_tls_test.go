@@ -12,9 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -59,23 +57,8 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool
 func TestHTTPServerOverTLS(t *testing.T) {
 	certFile, keyFile, pool := selfSignedCert(t)
 	addr := freeLoopbackAddr(t)
-	cmd := exec.Command(airlockBinary(t), "http", "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	if !waitFor(30*time.Second, func() bool {
-		resp, err := client.Get("https://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	}) {
-		t.Fatalf("no HTTPS health check:\n%s", stderr.String())
-	}
+	startHTTPServer(t, client, "https://"+addr+"/healthz", "http", "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile)
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
