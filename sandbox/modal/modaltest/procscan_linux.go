@@ -10,8 +10,14 @@ import (
 // process groups of every exec the server started. After a sandbox is
 // terminated, or after Close, it should be 0. It reads /proc.
 func (s *Server) LiveProcesses() int {
+	return liveInGroups(s.st.pgidList())
+}
+
+// liveInGroups counts the processes still alive (zombies excluded) in the
+// given process groups.
+func liveInGroups(pgids []int) int {
 	groups := map[int]bool{}
-	for _, g := range s.st.pgidList() {
+	for _, g := range pgids {
 		groups[g] = true
 	}
 	if len(groups) == 0 {

@@ -185,8 +185,17 @@ func (s *Server) terminate(sb *sandbox, st pb.GenericResult_GenericStatus, reaso
 		p.kill(killTerminated)
 	}
 	deadline := time.Now().Add(processExitGrace)
+	pgids := make([]int, 0, len(procs))
 	for _, p := range procs {
 		p.waitExit(time.Until(deadline))
+		pgids = append(pgids, p.pgid)
+	}
+	// The exec'd processes are reaped, but what they left in the background
+	// (reparented elsewhere) may still be dying: SIGKILL is delivered, not
+	// yet acted on. Modal's Terminate returns once the container is gone, so
+	// wait for the groups to empty too.
+	for liveInGroups(pgids) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	_ = os.RemoveAll(sb.dir)
 
