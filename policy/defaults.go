@@ -18,7 +18,14 @@ func Default() *Policy {
 			MaxOpenFiles:    256,
 			MaxConcurrent:   4,
 		},
-		Network: Network{AllowEgress: false, Allow: []NetworkRule{}},
+		Network: Network{
+			AllowEgress:     false,
+			Allow:           []NetworkRule{},
+			Deny:            []NetworkRule{},
+			OnUnenforceable: Refuse,
+			MaxConnections:  64,
+			MaxTransferMB:   256,
+		},
 		Backend: BackendSettings{
 			Local: LocalSettings{Python: "", WarmSandboxes: 1},
 			Modal: ModalSettings{

@@ -72,7 +72,7 @@ backend:
 				{Host: "pypi.org", Ports: []int{443}},
 				{Host: "*.pythonhosted.org"},
 				{CIDR: "2001:db8::/32", Ports: []int{22, 5432}},
-			}},
+			}, Deny: []NetworkRule{}, OnUnenforceable: Refuse, MaxConnections: 64, MaxTransferMB: 256},
 			Backend: BackendSettings{
 				Local: LocalSettings{Python: "/usr/bin/python3.12"},
 				Modal: ModalSettings{AppName: "my-app", Image: "ghcr.io/example/py:3.13", CPU: 2, MemoryMB: 1024,

@@ -16,13 +16,17 @@ import (
 // prefixed by "*." (the form Modal's domain allowlist accepts, too).
 var hostRE = regexp.MustCompile(`^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// MarshalJSON encodes n with an absent Allow as [], so that a policy built
-// in Go and the same policy read from a file encode, and hash, alike.
+// MarshalJSON encodes n with an absent Allow or Deny as [], so that a
+// policy built in Go and the same policy read from a file encode, and hash,
+// alike.
 func (n Network) MarshalJSON() ([]byte, error) {
 	type plain Network
 	c := plain(n)
 	if c.Allow == nil {
 		c.Allow = []NetworkRule{}
+	}
+	if c.Deny == nil {
+		c.Deny = []NetworkRule{}
 	}
 	return json.Marshal(c)
 }

@@ -56,12 +56,12 @@ func TestNetworkRule(t *testing.T) {
 // and so hashes, like the same policy read from a file.
 func TestNetworkJSONIsCanonical(t *testing.T) {
 	built := Default()
-	built.Network.Allow = nil
+	built.Network.Allow, built.Network.Deny = nil, nil
 	b, err := json.Marshal(built.Network)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != `{"allow_egress":false,"allow":[]}` {
+	if string(b) != `{"allow_egress":false,"allow":[],"deny":[],"on_unenforceable":"refuse","max_connections":64,"max_transfer_mb":256}` {
 		t.Errorf("Network JSON = %s", b)
 	}
 	if built.SHA256() != Default().SHA256() {

@@ -50,9 +50,36 @@ type Network struct {
 	// sandboxed code no network at all.
 	AllowEgress bool `json:"allow_egress"`
 	// Allow, when not empty, limits egress to these destinations; empty
-	// with AllowEgress means any destination. Rules require AllowEgress.
+	// with AllowEgress means any destination not denied. Rules require
+	// AllowEgress.
 	Allow []NetworkRule `json:"allow"`
+	// Deny lists destinations refused even when an allow rule covers them.
+	// Besides these, built-in denies (loopback, link-local and cloud
+	// metadata, private and unique-local ranges; see BuiltinDenies) always
+	// apply unless a cidr allow rule inside the range lifts them.
+	Deny []NetworkRule `json:"deny"`
+	// OnUnenforceable says what to do when the backend cannot enforce some
+	// rule itself (Modal: plain HTTP or other ports to a host, deny rules
+	// inside what is allowed, built-in denies behind an allowed name):
+	// "refuse" (the default) refuses to start, naming each rule; "advisory"
+	// runs, says so in every result and the tool description, and relies
+	// on the Airlock layer's static check of the code.
+	OnUnenforceable string `json:"on_unenforceable"`
+	// MaxConnections caps the connections one call may open through the
+	// Airlock proxy.
+	MaxConnections int `json:"max_connections"`
+	// MaxTransferMB caps the bytes one call may move through the Airlock
+	// proxy, both directions together, in MiB.
+	MaxTransferMB int `json:"max_transfer_mb"`
 }
+
+// On-unenforceable modes.
+const (
+	// Refuse refuses to start with a policy the backend cannot enforce.
+	Refuse = "refuse"
+	// Advisory runs with it, and says which rules are only advisory.
+	Advisory = "advisory"
+)
 
 // NetworkRule is one allowed destination: a hostname or a CIDR block,
 // optionally restricted to some ports.

@@ -102,9 +102,14 @@ func (p *Policy) semanticProblems(pl *place) []Problem {
 // and rules that egress being off would silently ignore.
 func (n Network) problems(pl *place) []Problem {
 	var out []Problem
-	for i, r := range n.Allow {
-		if msg := r.problem(); msg != "" {
-			out = append(out, pl.problem([]string{"network", "allow", strconv.Itoa(i)}, msg))
+	for _, list := range []struct {
+		key   string
+		rules []NetworkRule
+	}{{"allow", n.Allow}, {"deny", n.Deny}} {
+		for i, r := range list.rules {
+			if msg := r.problem(); msg != "" {
+				out = append(out, pl.problem([]string{"network", list.key, strconv.Itoa(i)}, msg))
+			}
 		}
 	}
 	if len(n.Allow) > 0 && !n.AllowEgress {
