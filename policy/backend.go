@@ -2,8 +2,7 @@ package policy
 
 import (
 	"fmt"
-	"strconv"
-)
+	)
 
 // Backend names, as --backend takes them and Result.Backend reports them.
 const (
@@ -30,21 +29,13 @@ func (p *Policy) CheckBackend(name string) error {
 	return nil
 }
 
-func (p *Policy) localProblems() []Problem {
-	if !p.Network.AllowEgress {
-		return nil
-	}
-	return []Problem{{
-		Pointer: "/network/allow_egress",
-		Message: "network egress is not supported on the local backend yet (its sandboxes have no network at all); set network.allow_egress to false, or use --backend modal",
-	}}
-}
+// localProblems is empty: the local backend enforces the whole network
+// policy through the Airlock proxy.
+func (p *Policy) localProblems() []Problem { return nil }
 
-// modalProblems lists what the Modal backend cannot honour. Modal enforces
-// three things natively: no network at all, an allowlist of CIDR blocks
-// (every port and protocol), and an allowlist of domains that admits only
-// TLS on port 443 (matched on SNI). Anything else is refused rather than
-// approximated.
+// modalProblems lists what the Modal backend cannot honour: settings that
+// do not fit the limits and, unless network.on_unenforceable is advisory,
+// every network rule Modal cannot enforce (see ModalGaps).
 func (p *Policy) modalProblems() []Problem {
 	var out []Problem
 	m := p.Backend.Modal
@@ -58,24 +49,15 @@ func (p *Policy) modalProblems() []Problem {
 			"pool_size %d is greater than limits.max_concurrent %d: at most %d calls run at once, so the extra idle sandboxes would only cost money; lower backend.modal.pool_size",
 			m.PoolSize, p.Limits.MaxConcurrent, p.Limits.MaxConcurrent)})
 	}
-	for i, r := range p.Network.Allow {
-		if why := modalRuleProblem(r); why != "" {
-			out = append(out, Problem{
-				Pointer: "/network/allow/" + strconv.Itoa(i),
-				Message: "rule (" + r.String() + ") cannot be enforced on Modal: " + why,
-			})
-		}
+	if p.Network.OnUnenforceable == Advisory {
+		return out
+	}
+	for _, g := range p.Network.ModalGaps() {
+		out = append(out, Problem{
+			Pointer: g.Pointer,
+			Message: "rule " + g.Rule + " cannot be enforced on Modal: " + g.Why +
+				" Change the rule, or set network.on_unenforceable: advisory to run with it enforced only by the Airlock layer's static check of the code.",
+		})
 	}
 	return out
-}
-
-// modalRuleProblem says why Modal cannot enforce r exactly, or "".
-func modalRuleProblem(r NetworkRule) string {
-	switch {
-	case r.Host != "" && !r.OnlyPort(443):
-		return "Modal's domain allowlist admits only TLS connections on port 443, so other ports and plain HTTP to this host would be blocked rather than allowed; set ports: [443] on this rule to accept that, or remove it"
-	case r.CIDR != "" && len(r.Ports) > 0:
-		return "Modal's CIDR allowlist admits every port and protocol to the block, so the port restriction would not hold; remove ports from this rule to allow the whole block, or remove the rule"
-	}
-	return ""
 }

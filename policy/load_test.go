@@ -10,10 +10,12 @@ import (
 	"testing"
 )
 
-// with returns Default() changed by f.
-func with(f func(p *Policy)) *Policy {
+// with returns Default() changed by each f in turn.
+func with(fs ...func(p *Policy)) *Policy {
 	p := Default()
-	f(p)
+	for _, f := range fs {
+		f(p)
+	}
 	return p
 }
 

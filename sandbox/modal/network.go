@@ -2,8 +2,7 @@ package modal
 
 import (
 	"errors"
-	"fmt"
-	"slices"
+		"slices"
 	"strings"
 
 	sdk "github.com/modal-labs/modal-client/go"
@@ -24,45 +23,52 @@ type Network struct {
 	CIDRs []string
 }
 
-// Open reports whether n lets sandboxes connect anywhere.
+// Open reports whether n lets sandboxes connect anywhere, built-in denied
+// addresses included (NetworkFor never returns such a Network).
 func (n Network) Open() bool { return !n.Block && n.Domains == nil && n.CIDRs == nil }
 
 // NetworkFor maps the policy's network section onto what Modal enforces:
 //
 //   - no egress: Block (no network at all);
-//   - egress with no rules: open;
-//   - host rules: the domain allowlist; a wildcard *.example.com is listed
-//     together with its apex, since the policy's wildcard covers the apex
-//     and Modal does not document whether its own does;
-//   - CIDR rules: the CIDR allowlist.
+//   - open egress: the CIDR allowlist of every address but the deny cidr
+//     rules and the built-in denies (policy.Network.AllowedPrefixes), so
+//     the metadata service and private ranges stay out of reach;
+//   - host rules: the domain allowlist (TLS on port 443, by SNI); a
+//     wildcard *.example.com is listed together with its apex, since the
+//     policy's wildcard covers the apex and Modal does not document whether
+//     its own does;
+//   - cidr rules: the CIDR allowlist, minus deny cidr rules and built-in
+//     denies not lifted.
 //
-// The two allowlists are additive; when only one kind of rule is given,
-// the other kind of destination is blocked. n must have passed
-// policy.CheckBackend for Modal: a rule Modal cannot enforce exactly (a
-// host rule not limited to port 443, a CIDR rule limited to some ports)
-// is an error here too.
-func NetworkFor(n policy.Network) (Network, error) {
+// The two allowlists are additive. What Modal cannot enforce
+// (policy.Network.ModalGaps) is refused by policy.CheckBackend unless the
+// policy says on_unenforceable: advisory; then host rules go to the domain
+// allowlist whatever their ports (other ports stay blocked) and cidr rules
+// allow every port.
+func NetworkFor(n policy.Network) Network {
 	if !n.AllowEgress {
-		return Network{Block: true}, nil
+		return Network{Block: true}
 	}
 	var out Network
+	cidrRules := len(n.Allow) == 0
 	for _, r := range n.Allow {
-		switch {
-		case r.Host != "" && r.OnlyPort(443):
-			for _, d := range []string{r.Apex(), r.Host} {
-				if !slices.Contains(out.Domains, d) {
-					out.Domains = append(out.Domains, d)
-				}
+		if r.Host == "" {
+			cidrRules = true
+			continue
+		}
+		for _, d := range []string{r.Apex(), r.Host} {
+			if !slices.Contains(out.Domains, d) {
+				out.Domains = append(out.Domains, d)
 			}
-		case r.CIDR != "" && len(r.Ports) == 0:
-			if !slices.Contains(out.CIDRs, r.CIDR) {
-				out.CIDRs = append(out.CIDRs, r.CIDR)
-			}
-		default:
-			return Network{}, fmt.Errorf("modal: network rule (%s) cannot be enforced on Modal (policy.CheckBackend explains why)", r)
 		}
 	}
-	return out, nil
+	if cidrRules {
+		out.CIDRs = []string{}
+		for _, p := range n.AllowedPrefixes() {
+			out.CIDRs = append(out.CIDRs, p.String())
+		}
+	}
+	return out
 }
 
 func (n Network) validate() error {

@@ -1,8 +1,8 @@
 package modal
 
 import (
+	"net/netip"
 	"reflect"
-	"strings"
 	"testing"
 
 	sdk "github.com/modal-labs/modal-client/go"
@@ -14,49 +14,75 @@ func TestNetworkFor(t *testing.T) {
 	tls := func(host string) policy.NetworkRule { return policy.NetworkRule{Host: host, Ports: []int{443}} }
 	cidr := func(c string) policy.NetworkRule { return policy.NetworkRule{CIDR: c} }
 	tests := []struct {
-		name    string
-		in      policy.Network
-		want    Network
-		wantErr string
+		name string
+		in   policy.Network
+		want Network
 	}{
 		{name: "no egress blocks", in: policy.Network{}, want: Network{Block: true}},
 		{name: "no egress with rules still blocks", in: policy.Network{Allow: []policy.NetworkRule{tls("pypi.org")}}, want: Network{Block: true}},
-		{name: "egress without rules is open", in: policy.Network{AllowEgress: true}, want: Network{}},
 		{name: "hosts only: domain allowlist, no CIDR list",
 			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{tls("pypi.org"), tls("files.pythonhosted.org")}},
 			want: Network{Domains: []string{"pypi.org", "files.pythonhosted.org"}}},
 		{name: "wildcard is listed with its apex",
 			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{tls("*.example.com"), tls("example.com")}},
 			want: Network{Domains: []string{"example.com", "*.example.com"}}},
-		{name: "CIDRs only: CIDR allowlist, no domain list",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32"), cidr("203.0.113.0/24")}},
+		{name: "advisory host on every port still goes to the domain allowlist",
+			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{Host: "pypi.org"}}},
+			want: Network{Domains: []string{"pypi.org"}}},
+		{name: "CIDRs only: CIDR allowlist, merged, no domain list",
+			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32"), cidr("203.0.113.0/25")}},
 			want: Network{CIDRs: []string{"203.0.113.0/24", "2001:db8::/32"}}},
-		{name: "both",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("10.0.0.0/8"), tls("pypi.org")}},
-			want: Network{Domains: []string{"pypi.org"}, CIDRs: []string{"10.0.0.0/8"}}},
-		{name: "host on every port is refused",
-			in:      policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{Host: "pypi.org"}}},
-			wantErr: "network rule (host pypi.org, every port) cannot be enforced on Modal"},
-		{name: "CIDR with ports is refused",
-			in:      policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{CIDR: "10.0.0.0/8", Ports: []int{22}}}},
-			wantErr: "network rule (cidr 10.0.0.0/8, port 22) cannot be enforced on Modal"},
+		{name: "deny cidr carved out of an allowed block",
+			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24")}, Deny: []policy.NetworkRule{cidr("203.0.113.0/25")}},
+			want: Network{CIDRs: []string{"203.0.113.128/25"}}},
+		{name: "built-in denies carved out of a wide block",
+			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("100.0.0.0/8"), tls("pypi.org")}},
+			want: Network{Domains: []string{"pypi.org"}, CIDRs: []string{"100.0.0.0/10", "100.128.0.0/9"}}},
+		{name: "a block inside a built-in deny lifts it",
+			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("10.1.0.0/16")}},
+			want: Network{CIDRs: []string{"10.1.0.0/16"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NetworkFor(tt.in)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("NetworkFor = %+v, %v; want error containing %q", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
+			if got := NetworkFor(tt.in); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("NetworkFor = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNetworkForOpenEgress: open egress is a CIDR allowlist of every
+// address but the built-in denies, so cloud metadata and private ranges
+// stay out of reach on Modal too.
+func TestNetworkForOpenEgress(t *testing.T) {
+	n := NetworkFor(policy.Network{AllowEgress: true})
+	if n.Block || n.Domains != nil || len(n.CIDRs) == 0 {
+		t.Fatalf("NetworkFor(open) = %+v", n)
+	}
+	has := func(a string) bool {
+		addr := netip.MustParseAddr(a)
+		for _, c := range n.CIDRs {
+			if netip.MustParsePrefix(c).Contains(addr) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range []string{"8.8.8.8", "151.101.0.223", "2606:4700::1"} {
+		if !has(a) {
+			t.Errorf("%s not allowed", a)
+		}
+	}
+	for _, a := range []string{"169.254.169.254", "10.0.0.1", "127.0.0.1", "192.168.1.1", "fd00:ec2::254", "::1"} {
+		if has(a) {
+			t.Errorf("%s allowed", a)
+		}
+	}
+
+	// A rule lifting link-local keeps the metadata addresses inside it out.
+	n = NetworkFor(policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{CIDR: "169.254.0.0/16"}}})
+	if !has("169.254.1.1") || has("169.254.169.254") || has("169.254.170.2") || has("8.8.8.8") {
+		t.Errorf("NetworkFor(169.254.0.0/16) = %v", n.CIDRs)
 	}
 }
 

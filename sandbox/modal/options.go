@@ -56,16 +56,14 @@ type Options struct {
 }
 
 // OptionsFromPolicy builds the backend's options from p, after checking
-// that the Modal backend can honour p exactly (policy.CheckBackend): a rule
-// Modal cannot enforce is an error naming it, never an approximation.
+// that the Modal backend can honour p (policy.CheckBackend): a rule Modal
+// cannot enforce is an error naming it, never an approximation, unless the
+// policy declares such rules advisory (network.on_unenforceable).
 func OptionsFromPolicy(p *policy.Policy) (Options, error) {
 	if err := p.CheckBackend(Name); err != nil {
 		return Options{}, fmt.Errorf("the policy cannot be enforced on the Modal backend:\n%w", err)
 	}
-	network, err := NetworkFor(p.Network)
-	if err != nil {
-		return Options{}, err
-	}
+	network := NetworkFor(p.Network)
 	limits, d := p.DecideExecute("pass", nil)
 	if !d.Allowed {
 		return Options{}, fmt.Errorf("modal: the policy refuses a trivial call: %s", d.Reason)

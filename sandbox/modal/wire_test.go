@@ -38,19 +38,21 @@ func TestNetworkOnTheWire(t *testing.T) {
 	}{
 		{"no network policy", policy.Default().Network, pb.NetworkAccess_BLOCKED, nil, nil},
 		{"allow_egress false", policy.Network{AllowEgress: false, Allow: []policy.NetworkRule{}}, pb.NetworkAccess_BLOCKED, nil, nil},
-		{"allow_egress true, no rules", policy.Network{AllowEgress: true}, pb.NetworkAccess_OPEN, nil, nil},
-		{"hostnames", policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{tls("pypi.org"), tls("*.pythonhosted.org")}},
+		{"hostnames (advisory)", policy.Network{AllowEgress: true, OnUnenforceable: policy.Advisory, Allow: []policy.NetworkRule{tls("pypi.org"), tls("*.pythonhosted.org")}},
 			pb.NetworkAccess_ALLOWLIST, []string{"pypi.org", "pythonhosted.org", "*.pythonhosted.org"}, nil},
-		{"CIDRs", policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32")}},
-			pb.NetworkAccess_ALLOWLIST, nil, []string{"203.0.113.0/24", "2001:db8::/32"}},
-		{"hostnames and CIDRs", policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("10.0.0.0/8"), tls("api.example.com")}},
+		{"CIDRs", policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32")}, Deny: []policy.NetworkRule{cidr("203.0.113.0/26")}},
+			pb.NetworkAccess_ALLOWLIST, nil, []string{"203.0.113.64/26", "203.0.113.128/25", "2001:db8::/32"}},
+		{"hostnames and CIDRs (advisory)", policy.Network{AllowEgress: true, OnUnenforceable: policy.Advisory, Allow: []policy.NetworkRule{cidr("10.0.0.0/8"), tls("api.example.com")}},
 			pb.NetworkAccess_ALLOWLIST, []string{"api.example.com"}, []string{"10.0.0.0/8"}},
 	}
 	srv := startCP(t, modaltest.Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := policy.Default()
-			p.Network = tt.network
+			p.Network.AllowEgress, p.Network.Allow, p.Network.Deny = tt.network.AllowEgress, tt.network.Allow, tt.network.Deny
+			if tt.network.OnUnenforceable != "" {
+				p.Network.OnUnenforceable = tt.network.OnUnenforceable
+			}
 			if err := p.Validate(); err != nil {
 				t.Fatalf("policy: %v", err)
 			}
@@ -85,9 +87,9 @@ func TestNetworkOnTheWire(t *testing.T) {
 // backend from being built, naming the rule, before any call to Modal.
 func TestUnenforceableNetworkIsRefused(t *testing.T) {
 	p := policy.Default()
-	p.Network = policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{Host: "pypi.org", Ports: []int{80, 443}}}}
+	p.Network = policy.Network{AllowEgress: true, OnUnenforceable: policy.Refuse, Allow: []policy.NetworkRule{{Host: "pypi.org", Ports: []int{80, 443}}}}
 	_, err := OptionsFromPolicy(p)
-	if err == nil || !strings.Contains(err.Error(), "/network/allow/0: rule (host pypi.org, ports 80, 443) cannot be enforced on Modal") {
+	if err == nil || !strings.Contains(err.Error(), "/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443") {
 		t.Errorf("OptionsFromPolicy = %v", err)
 	}
 }
