@@ -7,6 +7,7 @@
 //	airlock-mcp [flags] [stdio]      serve MCP over stdio (the default)
 //	airlock-mcp [flags] run FILE.py  run a file (or - for stdin) and print the result
 //	airlock-mcp [flags] doctor       check that this host can run the backend
+//	airlock-mcp policy check FILE    validate a policy file and print how each backend enforces it
 //	airlock-mcp version              print the version
 package main
 
@@ -55,6 +56,9 @@ Usage:
   airlock-mcp [flags] run FILE.py   run a file (- for stdin) through the policy and backend; print the result
   airlock-mcp [flags] doctor        check that this host can run the backend, protection by protection
                                     (with --backend modal: credentials, app, image, resources, network; no network call)
+  airlock-mcp [flags] policy check FILE
+                                    validate a policy file; print the effective policy and how each backend
+                                    enforces it (exit 1 if invalid, or if the --backend named refuses it)
   airlock-mcp version               print the version
 
 Flags:
@@ -90,9 +94,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		rest = fs.Args()
 	}
 
-	if command == "version" {
+	switch command {
+	case "version":
 		fmt.Fprintf(stdout, "airlock-mcp %s\n", buildVersion())
 		return 0
+	case "policy":
+		explicit := ""
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "backend" {
+				explicit = o.backend
+			}
+		})
+		return runPolicy(rest, explicit, stdout, stderr)
 	}
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
