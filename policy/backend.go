@@ -2,7 +2,7 @@ package policy
 
 import (
 	"fmt"
-	)
+)
 
 // Backend names, as --backend takes them and Result.Backend reports them.
 const (

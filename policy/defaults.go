@@ -17,6 +17,10 @@ func Default() *Policy {
 			MaxFileMB:       64,
 			MaxOpenFiles:    256,
 			MaxConcurrent:   4,
+			MaxQueued:       64,
+			QueueTimeoutS:   30,
+			CallsPerMinute:  120,
+			CallBurst:       20,
 		},
 		Network: Network{
 			AllowEgress:     false,

@@ -22,6 +22,11 @@ func (p *Policy) Describe() string {
 		strconv.Itoa(l.MaxProcesses) + " processes, " + strconv.Itoa(l.MaxOpenFiles) + " open files, files and scratch " + formatMiB(l.MaxFileMB) + "\n")
 	b.WriteString("per call: code up to " + formatBytes(l.MaxCodeBytes) + ", output up to " + formatBytes(l.MaxOutputBytes) + " per stream; " +
 		strconv.Itoa(l.MaxConcurrent) + " calls at once\n")
+	rate := "no rate limit per client"
+	if l.CallsPerMinute > 0 {
+		rate = strconv.Itoa(l.CallsPerMinute) + " calls per minute per client (bursts of " + strconv.Itoa(l.CallBurst) + ")"
+	}
+	b.WriteString("queue: up to " + strconv.Itoa(l.MaxQueued) + " calls wait up to " + formatSeconds(l.QueueTimeoutS) + " s for a slot, then \"server busy\"; " + rate + "\n")
 	b.WriteString("network: " + p.Network.Summary() + "\n")
 	b.WriteString("python: " + python + "; " + strconv.Itoa(p.Backend.Local.WarmSandboxes) + " warm sandbox(es)\n")
 	return b.String()

@@ -153,7 +153,6 @@ func TestEgressModes(t *testing.T) {
 	}
 }
 
-
 func TestAllowedPrefixes(t *testing.T) {
 	tests := []struct {
 		name     string

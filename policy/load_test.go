@@ -69,7 +69,7 @@ backend:
 			Version: 1,
 			Limits: Limits{DefaultTimeoutS: 2.5, MaxTimeoutS: 3600, MemoryMB: 2048, CPUTimeS: 120,
 				MaxProcesses: 8, MaxCodeBytes: 1024, MaxOutputBytes: 1024, MaxFileMB: 1,
-				MaxOpenFiles: 16, MaxConcurrent: 256},
+				MaxOpenFiles: 16, MaxConcurrent: 256, MaxQueued: 64, QueueTimeoutS: 30, CallsPerMinute: 120, CallBurst: 20},
 			Network: Network{AllowEgress: true, Allow: []NetworkRule{
 				{Host: "pypi.org", Ports: []int{443}},
 				{Host: "*.pythonhosted.org"},

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/netip"
 	"regexp"
@@ -93,29 +94,47 @@ func (r NetworkRule) problem() string {
 }
 
 // Summary says in a few words what sandboxed code may reach: "none",
-// "outbound connections allowed", or the allowed destinations.
+// "outbound connections allowed ...", or the allowed destinations, then
+// the deny rules and the built-in denies.
 func (n Network) Summary() string {
-	switch {
-	case !n.AllowEgress:
+	if !n.AllowEgress {
 		return "none"
-	case len(n.Allow) == 0:
-		return "outbound connections allowed"
 	}
-	var hosts, cidrs []string
-	for _, r := range n.Allow {
-		if r.Host == "" {
-			cidrs = append(cidrs, r.CIDR+" ("+r.portsText()+")")
-			continue
+	out := "outbound connections allowed"
+	if len(n.Allow) > 0 {
+		var hosts, cidrs []string
+		for _, r := range n.Allow {
+			if r.Host == "" {
+				cidrs = append(cidrs, r.CIDR+" ("+r.portsText()+")")
+				continue
+			}
+			name := r.Host
+			if r.IsWildcard() {
+				name = r.Apex() + " and its subdomains"
+			}
+			if r.OnlyPort(443) {
+				hosts = append(hosts, name+" (HTTPS, port 443)")
+			} else {
+				hosts = append(hosts, name+" ("+r.portsText()+")")
+			}
 		}
-		name := r.Host
-		if r.IsWildcard() {
-			name = r.Apex() + " and its subdomains"
-		}
-		if r.OnlyPort(443) {
-			hosts = append(hosts, name+" (HTTPS, port 443)")
-		} else {
-			hosts = append(hosts, name+" ("+r.portsText()+")")
-		}
+		out = "only to " + strings.Join(slices.Concat(hosts, cidrs), "; ")
 	}
-	return "only to " + strings.Join(slices.Concat(hosts, cidrs), "; ") + "; everything else is blocked"
+	if len(n.Deny) > 0 {
+		denied := make([]string, len(n.Deny))
+		for i, r := range n.Deny {
+			denied[i] = cmp.Or(r.Host, r.CIDR)
+			if len(r.Ports) > 0 {
+				denied[i] += " (" + r.portsText() + ")"
+			}
+		}
+		out += "; except " + strings.Join(denied, ", ")
+	}
+	if len(n.Allow) > 0 {
+		out += "; everything else is blocked"
+	}
+	if slices.ContainsFunc(n.Allow, func(r NetworkRule) bool { return r.CIDR != "" }) {
+		return out + "; loopback, private, link-local and cloud metadata addresses are blocked unless a cidr above lies inside them"
+	}
+	return out + "; loopback, private, link-local and cloud metadata addresses are always blocked"
 }

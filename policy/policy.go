@@ -38,8 +38,20 @@ type Limits struct {
 	MaxFileMB int `json:"max_file_mb"`
 	// MaxOpenFiles caps open file descriptors in each sandbox.
 	MaxOpenFiles int `json:"max_open_files"`
-	// MaxConcurrent caps executions running at once; more wait.
+	// MaxConcurrent caps executions running at once, across every client;
+	// more wait in a queue.
 	MaxConcurrent int `json:"max_concurrent"`
+	// MaxQueued caps calls waiting for an execution slot; beyond it a call
+	// fails at once as "server busy".
+	MaxQueued int `json:"max_queued"`
+	// QueueTimeoutS is the longest a call waits for a slot before it fails
+	// as "server busy".
+	QueueTimeoutS float64 `json:"queue_timeout_s"`
+	// CallsPerMinute is each client's sustained call rate; 0 means no limit.
+	CallsPerMinute int `json:"calls_per_minute"`
+	// CallBurst is how many calls a client may make at once before
+	// CallsPerMinute applies.
+	CallBurst int `json:"call_burst"`
 }
 
 // Network is the network policy: whether sandboxed code may open outbound

@@ -70,6 +70,8 @@ func Finalize(backend string, exit ProcessExit, envelope []byte, nonce string, s
 	res := Result{
 		Backend:    backend,
 		DurationMS: max(exit.Duration.Milliseconds(), 0),
+		// A backend whose sandbox had network replaces this ledger.
+		Network: &Network{Enforcement: EnforcementNone, Connections: []Connection{}},
 	}
 	for _, s := range []struct {
 		buf *OutputBuffer

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,5 +107,50 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 5 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLimitConcurrencyQueue: beyond the slots, calls wait in a bounded
+// queue; one too many, or one that waits too long, fails with ErrBusy and
+// a sentence naming the limit, without reaching the backend.
+func TestLimitConcurrencyQueue(t *testing.T) {
+	tests := []struct {
+		name    string
+		queue   Queue
+		waiters int    // calls started to wait before the probe
+		want    string // substring of the probe's ErrBusy message
+	}{
+		{"queue full", Queue{MaxWaiting: 2, Timeout: time.Hour}, 2, "all 1 execution slots are in use and 2 calls are already waiting"},
+		{"no queue", Queue{MaxWaiting: 0}, 0, "0 calls are already waiting"},
+		{"waited too long", Queue{MaxWaiting: 5, Timeout: 20 * time.Millisecond}, 0, "no execution slot (of 1) freed up within 0.02 s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeBackend{release: make(chan struct{})}
+			b := LimitConcurrencyQueue(fake, 1, tt.queue)
+			var wg sync.WaitGroup
+			ctx, cancel := context.WithCancel(context.Background())
+			defer func() { cancel(); close(fake.release); wg.Wait() }()
+			start := func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _ = b.Execute(ctx, Request{})
+				}()
+			}
+			start() // holds the slot
+			waitFor(t, func() bool { return b.Running() == 1 })
+			for range tt.waiters {
+				start()
+			}
+			waitFor(t, func() bool { return b.Waiting() == tt.waiters })
+			_, err := b.Execute(context.Background(), Request{})
+			if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Execute = %v, want ErrBusy with %q", err, tt.want)
+			}
+			if got := fake.calls.Load(); got != 1 {
+				t.Errorf("backend got %d calls, want 1", got)
+			}
+		})
 	}
 }

@@ -83,6 +83,66 @@ type Result struct {
 	DurationMS int64 `json:"duration_ms"`
 	// Backend names the backend that ran the code ("local", "modal").
 	Backend string `json:"backend"`
+	// SandboxID identifies the sandbox that ran the code (Modal's sandbox
+	// id, or a local one), for the operator's logs and audit trail.
+	SandboxID string `json:"sandbox_id"`
+	// Network is the execution's network ledger: how the policy was
+	// enforced and each connection attempt. Nil until a backend or the
+	// Airlock layer fills it in.
+	Network *Network `json:"network"`
+}
+
+// How a network policy was enforced for one execution.
+const (
+	// EnforcementNone: the sandbox had no network at all.
+	EnforcementNone = "none"
+	// EnforcementProxy: every connection went through the Airlock proxy,
+	// which decided it and recorded it.
+	EnforcementProxy = "airlock-proxy"
+	// EnforcementModal: Modal enforced the policy natively; it does not
+	// report connections, so only the Airlock layer's static check is listed.
+	EnforcementModal = "modal"
+	// EnforcementAdvisory: Modal enforced what it can natively; the rest of
+	// the policy was only checked statically by the Airlock layer.
+	EnforcementAdvisory = "modal-advisory"
+)
+
+// Network is the network ledger of one execution.
+type Network struct {
+	// Enforcement is one of the Enforcement* values.
+	Enforcement string `json:"enforcement"`
+	// Connections lists each connection attempt (or, where the backend
+	// cannot report them, each destination the static check found), in
+	// order.
+	Connections []Connection `json:"connections"`
+	// Dropped counts attempts not listed because the list was full.
+	Dropped int `json:"dropped,omitempty"`
+	// Note says in a sentence what the ledger does and does not cover.
+	Note string `json:"note,omitempty"`
+}
+
+// Connection is one connection attempt and the Airlock layer's decision.
+type Connection struct {
+	// Host is the destination as requested: a name or an IP literal.
+	Host string `json:"host"`
+	// Port is the destination port (0 when unknown, for a static finding).
+	Port int `json:"port"`
+	// Method is CONNECT for a tunnel, the HTTP method for a forwarded
+	// request, or "static" for a destination found in the code.
+	Method string `json:"method"`
+	// Address is the ip:port actually dialled, when one was.
+	Address string `json:"address,omitempty"`
+	// Allowed is the decision.
+	Allowed bool `json:"allowed"`
+	// Rule names what decided.
+	Rule string `json:"rule"`
+	// Reason explains a denial or failure in one sentence.
+	Reason string `json:"reason,omitempty"`
+	// BytesOut and BytesIn count bytes from and to the sandbox.
+	BytesOut int64 `json:"bytes_out"`
+	BytesIn  int64 `json:"bytes_in"`
+	// Error describes an upstream failure after the connection was allowed.
+	Error string `json:"error,omitempty"`
 }
 
 // Backend runs Python code in a sandbox.

@@ -17,17 +17,33 @@ const (
 	MessagePath = "/message"
 	// HealthPath answers 200 while the server runs; it needs no token.
 	HealthPath = "/healthz"
+	// MetricsPath serves Prometheus metrics, behind the same tokens as MCP.
+	MetricsPath = "/metrics"
 )
 
 // HTTPOptions configure the HTTP transports.
 type HTTPOptions struct {
-	// Tokens, when set, are required on every MCP request.
+	// Tokens, when set, are required on every MCP and metrics request.
 	Tokens *Tokens
+	// Metrics, when set, is served at MetricsPath.
+	Metrics http.Handler
+	// MaxBodyBytes bounds each request body; a larger one gets 413. 0
+	// means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes bounds request bodies when HTTPOptions does not.
+const DefaultMaxBodyBytes = 4 << 20
+
+// MaxBodyBytesFor is the body bound for calls carrying up to maxCode bytes
+// of code: JSON may escape each byte as six (\u00XX), plus room for the
+// rest of the message.
+func MaxBodyBytesFor(maxCode int) int64 { return int64(maxCode)*6 + 64<<10 }
 
 // NewHTTPHandler serves s over streamable HTTP (StreamablePath) and the
 // older HTTP+SSE transport (SSEPath, MessagePath) from one handler, with
 // DNS-rebinding protection on, the bearer-token check when opts.Tokens is
+// set, request bodies bounded, metrics at MetricsPath when opts.Metrics is
 // set, and an unauthenticated HealthPath. It also returns the two
 // transports, whose Shutdown ends their sessions.
 func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mcpserver.StreamableHTTPServer, *mcpserver.SSEServer) {
@@ -41,12 +57,19 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mc
 		mcpserver.WithSSEContextFunc(withClient),
 	)
 	mcp := http.NewServeMux()
-	mcp.Handle(StreamablePath, streamable)
+	mcp.Handle(StreamablePath, acceptBareNotifications(streamable))
 	mcp.Handle(SSEPath, sse.SSEHandler())
 	mcp.Handle(MessagePath, sse.MessageHandler())
-	var protected http.Handler = mcp
+	if opts.Metrics != nil {
+		mcp.Handle(MetricsPath, opts.Metrics)
+	}
+	maxBody := opts.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	var protected http.Handler = limitBody(maxBody, mcp)
 	if opts.Tokens != nil {
-		protected = requireToken(opts.Tokens, mcp)
+		protected = requireToken(opts.Tokens, protected)
 	}
 	root := http.NewServeMux()
 	root.HandleFunc(HealthPath, func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +78,19 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mc
 	})
 	root.Handle("/", protected)
 	return root, streamable, sse
+}
+
+// limitBody answers 413 to a request whose body is larger than n, and cuts
+// off a body that turns out larger while it is read.
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			http.Error(w, fmt.Sprintf("airlock-mcp: request body of %d bytes is larger than the limit of %d bytes", r.ContentLength, n), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // IsLoopback reports whether the listen address addr ("host:port") accepts

@@ -181,7 +181,16 @@ func TestExecutePythonOnRealSandbox(t *testing.T) {
 					t.Errorf("the sandbox wrote %s on the host", outside)
 				}
 			}},
-		{name: "host loopback service", args: map[string]any{"code": fmt.Sprintf("import socket\nsocket.create_connection(('127.0.0.1', %d), timeout=3)", port)}, isError: true, status: sandbox.StatusError,
+		{name: "the static pre-check refuses a plainly denied destination before running", args: map[string]any{"code": fmt.Sprintf("import urllib.request\nurllib.request.urlopen('http://169.254.169.254/latest/meta-data/iam/%s')", marker)},
+			isError: true, validates: true,
+			check: func(t *testing.T, r sandbox.Result, text string) {
+				if !strings.Contains(text, "Code refused before running") || !strings.Contains(text, "169.254.169.254") || !strings.Contains(text, "allow_egress") {
+					t.Errorf("text %q", text)
+				}
+			}},
+		// The address is assembled at run time so the static pre-check
+		// cannot see it: the sandbox itself must hold.
+		{name: "host loopback service", args: map[string]any{"code": fmt.Sprintf("import socket\nsocket.create_connection(('.'.join(['127', '0', '0', '1']), %d), timeout=3)", port)}, isError: true, status: sandbox.StatusError,
 			check: func(t *testing.T, r sandbox.Result, text string) {
 				select {
 				case <-connected:

@@ -4,14 +4,18 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/server/audit"
+	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
@@ -19,10 +23,16 @@ import (
 const Name = "airlock-mcp"
 
 // instructions tell the client how to use the server; the tool descriptions
-// carry the details.
-const instructions = "Runs Python in a sandbox with the execute_python tool. " +
-	"Each call is a fresh, isolated sandbox with no network: nothing persists between calls, " +
-	"so put everything a computation needs into one call."
+// and the airlock://policy resource carry the details.
+func instructions(p *policy.Policy) string {
+	network := "with no network"
+	if p.Network.AllowEgress {
+		network = "whose network access the operator's policy limits (read " + PolicyResourceURI + ")"
+	}
+	return "Runs Python in a sandbox with the execute_python tool. " +
+		"Each call is a fresh, isolated sandbox " + network + ": nothing persists between calls, " +
+		"so put everything a computation needs into one call."
+}
 
 // Options are the server's dependencies.
 type Options struct {
@@ -34,11 +44,28 @@ type Options struct {
 	Logger *zap.Logger
 	// Version is announced in the initialize handshake; "" means "dev".
 	Version string
+	// Audit, when not nil, gets one record per tool call. The caller
+	// closes it, after the server has stopped.
+	Audit *audit.Writer
+	// Metrics, when not nil, counts calls and their durations.
+	Metrics *metrics.Metrics
+	// Stop, when not nil, cancels every call in progress when it ends (the
+	// server is shutting down): their sandboxes are killed and the calls
+	// resolve.
+	Stop context.Context
+	// InFlight, when not nil, holds each call while it runs (until its
+	// audit record is written), so that a shutdown can wait for them all.
+	InFlight *sync.WaitGroup
+	// AnonymousClient names callers without an authenticated identity, in
+	// the audit log and for rate limits: "stdio" on stdio; "" means
+	// "anonymous".
+	AnonymousClient string
 }
 
 // New builds the MCP server: it builds every tool from opts, registers them,
-// and installs the middleware chain, outermost first: logging, panic
-// recovery, argument validation.
+// and installs the middleware chain, outermost first: audit and metrics
+// (which also ties each call to opts.Stop), logging, panic recovery, the
+// per-client rate limit, argument validation.
 func New(opts Options) (*mcpserver.MCPServer, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("server: no policy")
@@ -58,15 +85,24 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: build tools: %w", err)
 	}
+	anonymous := opts.AnonymousClient
+	if anonymous == "" {
+		anonymous = anonymousClient
+	}
+	rec := &recorder{audit: opts.Audit, metrics: opts.Metrics, policy: opts.Policy, backend: opts.Backend.Name(), stop: opts.Stop, inFlight: opts.InFlight, anonymous: anonymous}
 	s := mcpserver.NewMCPServer(Name, version,
-		mcpserver.WithInstructions(instructions),
+		mcpserver.WithInstructions(instructions(opts.Policy)),
 		mcpserver.WithToolCapabilities(false),
+		mcpserver.WithResourceCapabilities(false, false),
+		mcpserver.WithToolHandlerMiddleware(rec.recordCalls),
 		mcpserver.WithToolHandlerMiddleware(logCalls(log, all)),
 		mcpserver.WithRecovery(),
+		mcpserver.WithToolHandlerMiddleware(limitRate(newRateLimiter(opts.Policy.Limits.CallsPerMinute, opts.Policy.Limits.CallBurst), anonymous)),
 		mcpserver.WithToolHandlerMiddleware(validateArguments(all)),
 	)
 	for _, t := range all {
 		s.AddTool(t.Definition, t.Handler)
 	}
+	addPolicyResource(s, opts.Policy, opts.Backend.Name())
 	return s, nil
 }

@@ -27,6 +27,7 @@ func validateArguments(ts []tools.Tool) mcpserver.ToolHandlerMiddleware {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			if s, ok := inputs[req.Params.Name]; ok {
 				if msg := checkArguments(req, s); msg != "" {
+					tools.OutcomeFrom(ctx).Set(tools.OutcomeInvalid, msg)
 					return mcp.NewToolResultError(msg), nil
 				}
 			}

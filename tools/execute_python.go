@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/policy/precheck"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/schemas"
 )
@@ -29,7 +32,11 @@ type executePythonArgs struct {
 // ExecutePython builds the execute_python tool: its definition with the
 // policy's limits filled into the input schema and description, and a
 // handler that checks each call against p and runs it on b.
-func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, error) {
+func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ...Option) (Tool, error) {
+	o := options{progressInterval: DefaultProgressInterval}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if p == nil || b == nil {
 		return Tool{}, errors.New("tools: execute_python needs a policy and a backend")
 	}
@@ -68,7 +75,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, backend: b, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -81,8 +88,11 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 // executePython holds the handler's dependencies.
 type executePython struct {
 	policy  *policy.Policy
+	egress  *policy.Egress
 	backend sandbox.Backend
-	log     *zap.Logger
+	// progress is the interval of progress notifications.
+	progress time.Duration
+	log      *zap.Logger
 }
 
 // handle runs one execute_python call. Everything the model can act on is an
@@ -93,31 +103,92 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 	if err == nil {
 		err = json.Unmarshal(raw, &args)
 	}
+	out := OutcomeFrom(ctx)
 	if err != nil {
-		return mcp.NewToolResultError("Invalid arguments for execute_python: " + err.Error()), nil
+		msg := "Invalid arguments for execute_python: " + err.Error()
+		out.Set(OutcomeInvalid, msg)
+		return mcp.NewToolResultError(msg), nil
 	}
+	sum := sha256.Sum256([]byte(args.Code))
+	out.SetCode(hex.EncodeToString(sum[:]), len(args.Code))
 
 	limits, d := h.policy.DecideExecute(args.Code, args.TimeoutS)
 	if !d.Allowed {
 		h.log.Info("call refused by policy", zap.String("rule", d.Rule))
+		out.Deny("limits", d.Reason)
 		return mcp.NewToolResultError(d.Reason), nil
 	}
 
+	pre := precheck.Check(args.Code, h.egress)
+	if pre.Refused != nil {
+		h.log.Info("call refused by the network pre-check", zap.String("host", pre.Refused.Host), zap.String("rule", pre.Refused.Rule))
+		out.Deny("network", pre.Message())
+		return mcp.NewToolResultError(pre.Message()), nil
+	}
+
+	stopProgress := startProgress(ctx, req, h.progress, limits.Timeout)
 	res, err := h.backend.Execute(ctx, sandbox.Request{Code: args.Code, Limits: limits})
+	stopProgress()
 	if err != nil {
+		if errors.Is(err, sandbox.ErrBusy) {
+			h.log.Warn("call refused: server busy", zap.Error(err))
+			msg := strings.Replace(err.Error(), "server busy", "Server busy", 1)
+			out.Set(OutcomeBusy, msg)
+			return mcp.NewToolResultError(msg), nil
+		}
 		if ctx.Err() != nil {
 			h.log.Info("call cancelled", zap.Error(err))
-			return mcp.NewToolResultError("the call was cancelled before the code finished"), nil
+			msg := "the call was cancelled before the code finished"
+			out.Set(OutcomeCancelled, msg)
+			return mcp.NewToolResultError(msg), nil
 		}
 		h.log.Error("sandbox could not be started", zap.String("backend", h.backend.Name()), zap.Error(err))
-		return mcp.NewToolResultError(fmt.Sprintf(
-			"the sandbox could not be started: %v; the operator can run `airlock-mcp doctor`", err)), nil
+		msg := fmt.Sprintf("the sandbox could not be started: %v; the operator can run `airlock-mcp doctor`", err)
+		out.Set(OutcomeFailed, msg)
+		return mcp.NewToolResultError(msg), nil
 	}
+	h.fillNetwork(&res, pre)
+	out.SetResult(res)
 	return &mcp.CallToolResult{
 		Content:           []mcp.Content{mcp.NewTextContent(FormatResult(res))},
 		StructuredContent: res,
 		IsError:           res.Status != sandbox.StatusOK,
 	}, nil
+}
+
+// fillNetwork completes the result's network ledger with what the Airlock
+// layer knows where the backend reports no connections: no network at all,
+// or, on Modal, the destinations the static check found in the code.
+func (h *executePython) fillNetwork(res *sandbox.Result, pre precheck.Result) {
+	n := h.policy.Network
+	switch {
+	case !n.AllowEgress:
+		if res.Network == nil {
+			res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
+		}
+	case h.backend.Name() == policy.BackendModal:
+		enforcement, note := sandbox.EnforcementModal, "Modal enforced the network policy natively and does not report connections; listed are the destinations the Airlock layer found in the code before running it."
+		if n.OnUnenforceable == policy.Advisory && len(n.ModalGaps()) > 0 {
+			enforcement = sandbox.EnforcementAdvisory
+			note = "Modal enforced part of the network policy natively; the rules it cannot enforce were only checked statically against the code (advisory). Modal does not report connections; listed are the destinations found in the code."
+		}
+		res.Network = &sandbox.Network{Enforcement: enforcement, Connections: staticConnections(pre), Note: note}
+	case res.Network == nil:
+		res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
+	}
+}
+
+// staticConnections lists the static check's findings as ledger entries.
+func staticConnections(pre precheck.Result) []sandbox.Connection {
+	out := make([]sandbox.Connection, 0, len(pre.Findings))
+	for _, f := range pre.Findings {
+		c := sandbox.Connection{Host: f.Host, Port: f.Port, Method: "static", Allowed: f.Verdict.Allowed, Rule: f.Verdict.Rule}
+		if !c.Allowed {
+			c.Reason = f.Verdict.Reason
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // executePythonLogArgs describes a call's arguments for the log: the code's

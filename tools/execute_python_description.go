@@ -2,7 +2,9 @@ package tools
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 )
@@ -24,9 +26,33 @@ func executePythonDescription(l policy.Limits, n policy.Network, backend string)
 Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call. %s Network: %s.
 Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s%s; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
 Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback.`,
-		where, files, n.Summary(),
+		where, files, networkDescription(n, backend),
 		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, procs,
 		byteSize(l.MaxOutputBytes))
+}
+
+// networkDescription states the effective network policy and who enforces
+// it on backend, so the model knows before calling what it may reach.
+func networkDescription(n policy.Network, backend string) string {
+	if !n.AllowEgress {
+		return "none (no network at all)"
+	}
+	s := n.Summary()
+	switch backend {
+	case policy.BackendLocal:
+		return s + ". Connections go through the Airlock proxy (HTTP_PROXY and HTTPS_PROXY are set; urllib, requests, httpx and pip use them); raw sockets, DNS lookups and UDP have no route. A refused connection gets HTTP 403 with the reason, and every attempt is listed in the result's network ledger"
+	case policy.BackendModal:
+		gaps := n.ModalGaps()
+		if len(gaps) == 0 || n.OnUnenforceable != policy.Advisory {
+			return s + " (enforced by Modal)"
+		}
+		rules := make([]string, len(gaps))
+		for i, g := range gaps {
+			rules[i] = g.Rule
+		}
+		return s + " (enforced by Modal, except these rules, which are ADVISORY ONLY: " + strings.Join(slices.Compact(rules), "; ") + ")"
+	}
+	return s
 }
 
 // seconds formats s without a trailing ".0" (30, 2.5).

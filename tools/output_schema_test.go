@@ -54,11 +54,19 @@ func TestOutputSchemaMatchesResult(t *testing.T) {
 		t.Errorf("schema required %v, sandbox.Result fields %v", required, fields)
 	}
 
+	none := &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
+	proxied := &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{
+		{Host: "pypi.org", Port: 443, Method: "CONNECT", Address: "151.101.0.223:443", Allowed: true, Rule: "network.allow[0] (host pypi.org, port 443)", BytesOut: 517, BytesIn: 4096},
+		{Host: "evil.test", Port: 443, Method: "CONNECT", Rule: "network.allow (no rule matches)", Reason: "Connection to evil.test:443 refused: ..."},
+	}, Dropped: 3}
+	static := &sandbox.Network{Enforcement: sandbox.EnforcementAdvisory, Connections: []sandbox.Connection{
+		{Host: "pypi.org", Method: "static", Allowed: true, Rule: "network.allow[0] (host pypi.org, port 443)"},
+	}, Note: "Modal does not report connections."}
 	valid := []sandbox.Result{
-		{Status: sandbox.StatusOK, ExitCode: ptr(0), Stdout: "1\n", Result: ptr("42"), DurationMS: 12, Backend: "local"},
-		{Status: sandbox.StatusError, ExitCode: ptr(1), Error: &sandbox.ErrorInfo{Type: "ValueError", Message: "bad", Traceback: "tb"}, Backend: "local"},
-		{Status: sandbox.StatusTimeout, TimedOut: true, Truncated: true, Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "limit"}},
-		{Status: sandbox.StatusKilled},
+		{Status: sandbox.StatusOK, ExitCode: ptr(0), Stdout: "1\n", Result: ptr("42"), DurationMS: 12, Backend: "local", Network: none},
+		{Status: sandbox.StatusError, ExitCode: ptr(1), Error: &sandbox.ErrorInfo{Type: "ValueError", Message: "bad", Traceback: "tb"}, Backend: "local", Network: proxied},
+		{Status: sandbox.StatusTimeout, TimedOut: true, Truncated: true, Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "limit"}, Network: static},
+		{Status: sandbox.StatusKilled, Network: none},
 	}
 	for _, r := range valid {
 		if err := validate(tool.Output, r); err != nil {
@@ -66,8 +74,11 @@ func TestOutputSchemaMatchesResult(t *testing.T) {
 		}
 	}
 	invalid := map[string]sandbox.Result{
-		"unknown status":    {Status: "exploded"},
-		"negative duration": {Status: sandbox.StatusOK, DurationMS: -1},
+		"unknown status":      {Status: "exploded", Network: none},
+		"negative duration":   {Status: sandbox.StatusOK, DurationMS: -1, Network: none},
+		"no network ledger":   {Status: sandbox.StatusOK},
+		"unknown enforcement": {Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: "magic", Connections: []sandbox.Connection{}}},
+		"port out of range":   {Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{{Host: "x", Port: 70000, Method: "GET", Rule: "r"}}}},
 	}
 	for name, r := range invalid {
 		if err := validate(tool.Output, r); err == nil {

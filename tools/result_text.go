@@ -41,8 +41,51 @@ func FormatResult(r sandbox.Result) string {
 	if r.Truncated {
 		add("[output truncated: only the head and tail of each long stream are shown]")
 	}
+	add(networkText(r.Network))
 	if len(parts) == 0 {
 		return "(no output)"
 	}
 	return strings.Join(parts, "\n")
+}
+
+// maxRefusalLines bounds the refused connections the text lists; the
+// structured content has them all.
+const maxRefusalLines = 3
+
+// networkText is one line per refused connection ("[network] Connection
+// to evil.test:443 refused by ..."), at most maxRefusalLines and a count of the rest,
+// so the model learns why its connection failed instead of guessing.
+func networkText(n *sandbox.Network) string {
+	if n == nil {
+		return ""
+	}
+	var lines []string
+	refused := 0
+	for _, c := range n.Connections {
+		if c.Allowed || c.Method == "static" { // a static finding was never attempted
+			continue
+		}
+		refused++
+		if refused <= maxRefusalLines {
+			why := c.Reason
+			if why == "" {
+				why = "Connection to " + c.Host + portSuffix(c.Port) + " refused by " + c.Rule + "."
+			}
+			lines = append(lines, "[network] "+why)
+		}
+	}
+	if refused > maxRefusalLines {
+		lines = append(lines, "[network] "+strconv.Itoa(refused-maxRefusalLines)+" more refused connections (see network.connections)")
+	}
+	if refused > 0 {
+		lines = append(lines, "[network] these refusals are the operator's policy; do not try to reach these hosts another way.")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func portSuffix(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return ":" + strconv.Itoa(port)
 }

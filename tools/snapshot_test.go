@@ -16,7 +16,8 @@ import (
 // TestToolSnapshots compares every tool's JSON definition, as tools/list
 // shows it, with testdata/<tool><variant>.golden.json, so that any change
 // to what the model sees is reviewed: under the default policy on the local
-// backend, and on the Modal backend with a network allowlist. Regenerate
+// backend, on the local backend with egress rules (the Airlock proxy), and
+// on the Modal backend with an advisory network allowlist. Regenerate
 // with UPDATE_SNAPSHOTS=1 go test ./tools/.
 func TestToolSnapshots(t *testing.T) {
 	modalPolicy := policy.Default()
@@ -26,6 +27,11 @@ func TestToolSnapshots(t *testing.T) {
 		{Host: "*.pythonhosted.org", Ports: []int{443}},
 		{CIDR: "203.0.113.0/24"},
 	}
+	modalPolicy.Network.OnUnenforceable = policy.Advisory
+	localEgress := policy.Default()
+	localEgress.Network.AllowEgress = true
+	localEgress.Network.Allow = modalPolicy.Network.Allow
+	localEgress.Network.Deny = []policy.NetworkRule{{Host: "evil.pythonhosted.org"}}
 	variants := []struct {
 		suffix  string
 		policy  *policy.Policy
@@ -33,6 +39,7 @@ func TestToolSnapshots(t *testing.T) {
 	}{
 		{"", policy.Default(), &fakeBackend{}},
 		{".modal", modalPolicy, &fakeBackend{name: policy.BackendModal}},
+		{".egress", localEgress, &fakeBackend{name: policy.BackendLocal}},
 	}
 	update := os.Getenv("UPDATE_SNAPSHOTS") == "1"
 	for _, v := range variants {

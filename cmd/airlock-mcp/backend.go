@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
+	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 )
 
 // openBackend builds the named backend as the policy configures it, wrapped
@@ -18,13 +21,16 @@ import (
 // ever chosen unless named, whatever credentials are around, and none is
 // silently replaced by anything less isolated. oneShot skips the warm
 // sandboxes and the pool, which only pay off when more calls follow.
-func openBackend(ctx context.Context, name string, p *policy.Policy, oneShot bool, log *zap.Logger) (sandbox.Backend, error) {
+//
+// m, when not nil, is told how many calls queue and run and how many
+// sandboxes exist.
+func openBackend(ctx context.Context, name string, p *policy.Policy, oneShot bool, log *zap.Logger, m *metrics.Metrics) (sandbox.Backend, error) {
 	switch name {
 	case local.Name:
 		if err := p.CheckBackend(local.Name); err != nil {
 			return nil, fmt.Errorf("the policy cannot be enforced on the local backend:\n%w", err)
 		}
-		opts := local.Options{Python: p.Backend.Local.Python}
+		opts := localOptions(p, log)
 		if !oneShot {
 			opts.WarmSandboxes = p.Backend.Local.WarmSandboxes
 			// Build warm sandboxes with the limits a call gets by default.
@@ -34,10 +40,40 @@ func openBackend(ctx context.Context, name string, p *policy.Policy, oneShot boo
 		if err != nil {
 			return nil, fmt.Errorf("%w (run `airlock-mcp doctor` for details)", err)
 		}
-		return sandbox.LimitConcurrency(b, p.Limits.MaxConcurrent), nil
+		m.SetSandboxesRunning(local.Name, b.Sandboxes)
+		return limitConcurrency(b, p, m), nil
 	case modal.Name:
-		return openModal(p, oneShot, log)
+		return openModal(p, oneShot, log, m)
 	default:
 		return nil, fmt.Errorf("unknown backend %q: use %q (the default) or %q", name, local.Name, modal.Name)
 	}
+}
+
+// limitConcurrency wraps b in the policy's global concurrency limit and
+// bounded queue.
+func limitConcurrency(b sandbox.Backend, p *policy.Policy, m *metrics.Metrics) *sandbox.Limited {
+	q := sandbox.Queue{
+		MaxWaiting: p.Limits.MaxQueued,
+		Timeout:    time.Duration(p.Limits.QueueTimeoutS * float64(time.Second)),
+	}
+	if m != nil {
+		q.Observer = m
+	}
+	return sandbox.LimitConcurrencyQueue(b, p.Limits.MaxConcurrent, q)
+}
+
+// localOptions are the local backend's options from the policy: the
+// interpreter and, when egress is allowed, the Airlock proxy configured by
+// the network policy.
+func localOptions(p *policy.Policy, log *zap.Logger) local.Options {
+	opts := local.Options{Python: p.Backend.Local.Python}
+	if p.Network.AllowEgress {
+		opts.Network = &egress.Config{
+			Egress:         p.Network.Egress(),
+			MaxConnections: p.Network.MaxConnections,
+			MaxBytes:       int64(p.Network.MaxTransferMB) << 20,
+			Log:            log.Named("egress"),
+		}
+	}
+	return opts
 }

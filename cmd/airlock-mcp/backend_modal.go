@@ -6,13 +6,14 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
+	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 )
 
 // openModal builds the Modal backend from the policy. It makes no network
 // call and needs no credentials yet: the backend connects in the
 // background, and what goes wrong (credentials, quota, image) reaches each
 // call as an isError result and the log.
-func openModal(p *policy.Policy, oneShot bool, log *zap.Logger) (sandbox.Backend, error) {
+func openModal(p *policy.Policy, oneShot bool, log *zap.Logger, m *metrics.Metrics) (sandbox.Backend, error) {
 	opts, err := modal.OptionsFromPolicy(p)
 	if err != nil {
 		return nil, err
@@ -25,5 +26,6 @@ func openModal(p *policy.Policy, oneShot bool, log *zap.Logger) (sandbox.Backend
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.LimitConcurrency(b, p.Limits.MaxConcurrent), nil
+	m.SetSandboxesRunning(modal.Name, b.Sandboxes)
+	return limitConcurrency(b, p, m), nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"go.uber.org/zap"
 	"io"
 	"text/tabwriter"
 
@@ -28,7 +29,7 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 		fmt.Fprintf(stdout, "The policy cannot be enforced on the local backend:\n%v\n", err)
 		return 1
 	}
-	checks, ok := local.Diagnose(ctx, local.Options{Python: p.Backend.Local.Python})
+	checks, ok := local.Diagnose(ctx, localOptions(p, zap.NewNop()))
 	rows := make([]doctorRow, len(checks))
 	for i, c := range checks {
 		rows[i] = doctorRow{marker(c.State), c.Name, c.Detail}

@@ -99,7 +99,7 @@ func TestModalBackendEndToEnd(t *testing.T) {
 	if err != nil || len(tools.Tools) != 1 {
 		t.Fatalf("tools/list: %v, %v", tools, err)
 	}
-	if d := tools.Tools[0].Description; !strings.Contains(d, "cloud sandbox (a Modal container)") || !strings.Contains(d, "Network: none.") {
+	if d := tools.Tools[0].Description; !strings.Contains(d, "cloud sandbox (a Modal container)") || !strings.Contains(d, "Network: none (no network at all).") {
 		t.Errorf("description does not describe the Modal sandbox: %q", d)
 	}
 
@@ -213,18 +213,17 @@ func TestBackendPolicyChecks(t *testing.T) {
 		wantExit int
 		want     []string
 	}{
-		{"local refuses egress", []string{"--policy", egress, "run", "-"}, nil, 2,
-			[]string{"/network/allow_egress: network egress is not supported on the local backend yet"}},
+		{"local runs with egress through the Airlock proxy", []string{"--policy", egress, "run", "-"}, nil, 0, []string{"2"}},
 		{"modal refuses a port-80 host rule", []string{"--policy", port80, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 2,
-			[]string{"/network/allow/0: rule (host pypi.org, ports 80, 443) cannot be enforced on Modal", "set ports: [443]"}},
+			[]string{"/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443", "on_unenforceable: advisory"}},
 		{"modal runs open egress", []string{"--policy", egress, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 0,
 			[]string{"2"}},
 		{"doctor modal with credentials", []string{"--backend", "modal", "doctor"}, srv.ClientEnv(), 0,
 			[]string{"[ok]  credentials  found in the environment (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET)", "github.com/modal-labs/modal-client/go v0.11.1", "The Modal backend is configured"}},
 		{"doctor modal without credentials", []string{"--backend", "modal", "doctor"}, append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET="), 1,
 			[]string{"[FAILED]  credentials  Modal credentials are not configured"}},
-		{"doctor local refuses egress", []string{"--policy", egress, "doctor"}, nil, 1,
-			[]string{"network egress is not supported on the local backend yet"}},
+		{"doctor local with egress checks the proxy", []string{"--policy", egress, "doctor"}, nil, 0,
+			[]string{"Airlock proxy: a network namespace with only loopback", "answered inside a sandbox"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

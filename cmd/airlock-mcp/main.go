@@ -8,6 +8,7 @@
 //	airlock-mcp [flags] run FILE.py  run a file (or - for stdin) and print the result
 //	airlock-mcp [flags] doctor       check that this host can run the backend
 //	airlock-mcp policy check FILE    validate a policy file and print how each backend enforces it
+//	airlock-mcp audit verify FILE    check the hash chain of an audit log
 //	airlock-mcp version              print the version
 package main
 
@@ -46,6 +47,7 @@ type options struct {
 	authTokens string
 	tlsCert    string
 	tlsKey     string
+	auditFile  string
 }
 
 const usage = `airlock-mcp: sandboxed Python execution for MCP clients.
@@ -59,6 +61,7 @@ Usage:
   airlock-mcp [flags] policy check FILE
                                     validate a policy file; print the effective policy and how each backend
                                     enforces it (exit 1 if invalid, or if the --backend named refuses it)
+  airlock-mcp audit verify FILE     check the hash chain of an audit log; say where it breaks
   airlock-mcp version               print the version
 
 Flags:
@@ -77,6 +80,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.authTokens, "auth-tokens", "", "http: file of \"NAME TOKEN\" lines; every MCP request must carry one as a bearer token (re-read on SIGHUP)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "http: TLS certificate file (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "http: TLS key file (with --tls-cert)")
+	fs.StringVar(&o.auditFile, "audit", "", "stdio, http: append one hash-chained JSON record per tool call to FILE (check it with `airlock-mcp audit verify FILE`)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -88,6 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	command, rest := "stdio", fs.Args()
 	if len(rest) > 0 {
 		command, rest = rest[0], rest[1:]
+		if command == "audit" {
+			return runAudit(rest, stdout, stderr)
+		}
 		if err := fs.Parse(rest); err != nil {
 			return exitUsage(err)
 		}

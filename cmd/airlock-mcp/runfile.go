@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
@@ -14,34 +15,50 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
-// runFile runs one Python file (or stdin) through the same Airlock policy
-// and backend as the server, and prints the result: the text a model would
-// read, or with --json the structured result. It exits 0 when the code ran
-// ok, 1 when it did not, 2 when it could not run at all.
+// runFile runs one Python file (or stdin) through the same Airlock layer
+// and backend as the server — the execute_python tool's own handler, with
+// its policy decision and static network check — and prints the result:
+// the text a model would read, or with --json the structured result. It
+// exits 0 when the code ran ok, 1 when it did not, 2 when it could not run
+// at all (refused, or no sandbox).
 func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	code, err := readCode(path, stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2
 	}
-	var timeout *float64
+	args := map[string]any{"code": code}
 	if o.timeoutS != 0 {
-		timeout = &o.timeoutS
+		args["timeout_s"] = o.timeoutS
 	}
-	limits, decision := p.DecideExecute(code, timeout)
-	if !decision.Allowed {
-		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", decision.Reason)
+	// Refuse what the policy refuses before building a sandbox.
+	if _, d := p.DecideExecute(code, nil); !d.Allowed {
+		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", d.Reason)
 		return 2
 	}
-	backend, err := openBackend(ctx, o.backend, p, true, log)
+	backend, err := openBackend(ctx, o.backend, p, true, log, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2
 	}
 	defer backend.Close()
-	res, err := backend.Execute(ctx, sandbox.Request{Code: code, Limits: limits})
+	tool, err := tools.ExecutePython(p, backend, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
+		return 2
+	}
+	var req mcp.CallToolRequest
+	req.Params.Name = tools.ExecutePythonName
+	req.Params.Arguments = args
+	out, err := tool.Handler(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
+		return 2
+	}
+	res, ran := out.StructuredContent.(sandbox.Result)
+	if !ran {
+		// Refused by the Airlock layer, or no sandbox: the text says why.
+		fmt.Fprintf(stderr, "airlock-mcp: %s\n", resultText(out))
 		return 2
 	}
 	if o.jsonOut {
@@ -55,6 +72,16 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 		return 1
 	}
 	return 0
+}
+
+// resultText is the text of a tool result's first text content.
+func resultText(r *mcp.CallToolResult) string {
+	for _, c := range r.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			return t.Text
+		}
+	}
+	return "(no text)"
 }
 
 func readCode(path string, stdin io.Reader) (string, error) {

@@ -12,16 +12,24 @@ import (
 )
 
 // serveStdio serves MCP over stdin/stdout until stdin closes or a signal
-// arrives, then kills whatever sandbox is still running.
+// arrives, then cancels the calls still running, kills every sandbox and
+// closes the audit log.
 func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, stdin io.Reader, stdout, stderr io.Writer) int {
-	backend, err := openBackend(ctx, o.backend, p, false, log)
+	c, err := newCalls(o, log)
 	if err != nil {
-		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 1
 	}
-	defer backend.Close()
-	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion()})
+	backend, err := openBackend(ctx, o.backend, p, false, log, nil)
+	if err != nil {
+		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
+		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
+		c.shutdown(nil, log)
+		return 1
+	}
+	defer c.shutdown(backend, log)
+	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
+		Audit: c.audit, Stop: c.stop, InFlight: &c.inFlight, AnonymousClient: "stdio"})
 	if err != nil {
 		log.Error("server setup failed", zap.Error(err))
 		return 1

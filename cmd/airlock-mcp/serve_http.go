@@ -16,10 +16,8 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/server"
+	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 )
-
-// shutdownGrace bounds how long a shutdown waits for requests in flight.
-const shutdownGrace = 5 * time.Second
 
 // serveHTTP serves MCP over streamable HTTP and HTTP+SSE until a signal
 // arrives. A listen address that is not loopback is refused unless
@@ -45,17 +43,29 @@ func serveHTTP(ctx context.Context, o options, p *policy.Policy, log *zap.Logger
 		return fail("--tls-cert and --tls-key go together")
 	}
 
-	backend, err := openBackend(ctx, o.backend, p, false, log)
+	c, err := newCalls(o, log)
+	if err != nil {
+		return fail("%v", err)
+	}
+	m := metrics.New(buildVersion())
+	m.SetErrorLog(zap.NewStdLog(log.Named("metrics")))
+	backend, err := openBackend(ctx, o.backend, p, false, log, m)
 	if err != nil {
 		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
+		c.shutdown(nil, log)
 		return fail("%v", err)
 	}
-	defer backend.Close()
-	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion()})
+	defer c.shutdown(backend, log)
+	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
+		Audit: c.audit, Metrics: m, Stop: c.stop, InFlight: &c.inFlight})
 	if err != nil {
 		return fail("%v", err)
 	}
-	handler, streamable, sse := server.NewHTTPHandler(s, server.HTTPOptions{Tokens: tokens})
+	handler, streamable, sse := server.NewHTTPHandler(s, server.HTTPOptions{
+		Tokens:       tokens,
+		Metrics:      m.Handler(),
+		MaxBodyBytes: server.MaxBodyBytesFor(p.Limits.MaxCodeBytes),
+	})
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fail("listen: %v", err)
@@ -93,12 +103,23 @@ func serveHTTP(ctx context.Context, o options, p *policy.Policy, log *zap.Logger
 			}
 			return 0
 		case <-ctx.Done():
+			// Stop accepting, cancel the calls in flight so their sandboxes
+			// die and their responses go out, end the streams, then (in the
+			// deferred shutdown) close the backend and the audit log.
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
+			closed := make(chan struct{})
+			go func() {
+				defer close(closed)
+				if err := srv.Shutdown(sctx); err != nil {
+					_ = srv.Close()
+				}
+			}()
+			c.cancel()
 			_ = sse.Shutdown(sctx)
 			_ = streamable.Shutdown(sctx)
-			_ = srv.Shutdown(sctx)
+			<-closed
 			return 0
 		}
 	}

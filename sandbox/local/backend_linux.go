@@ -4,18 +4,23 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
 )
 
 // Backend runs each execution in a fresh local sandbox.
@@ -36,6 +41,10 @@ type Backend struct {
 	wg      sync.WaitGroup
 
 	warm *warmPool
+
+	// network is nil when sandboxes have no network; otherwise each gets
+	// the Airlock proxy, configured by it.
+	network *egress.Config
 }
 
 // layout is the part of the sandbox configuration that is the same for
@@ -74,6 +83,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		uids:     newUIDPool(base),
 		self:     self,
 		running:  make(map[*os.Process]struct{}),
+		network:  opts.Network,
 	}
 	b.cgroups, b.cgroupsMissing = detectCgroups(b.rootless)
 	if err := b.selfTest(ctx); err != nil {
@@ -197,7 +207,7 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 			return sandbox.Result{}, err
 		}
 	}
-	return p.run(ctx, inv, req.Limits), nil
+	return p.run(ctx, inv, req.Limits, b.network), nil
 }
 
 func validateLimits(l sandbox.Limits) error {
@@ -211,6 +221,8 @@ func validateLimits(l sandbox.Limits) error {
 // proc is one started sandbox: its init helper has built it and exec'd the
 // interpreter, whose harness waits on stdin for the code.
 type proc struct {
+	// id names the sandbox in results and logs ("local-" and 16 hex digits).
+	id       string
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	statusR  *os.File
@@ -224,15 +236,30 @@ type proc struct {
 	waitErr error
 	// stderrCopied is closed when the code's stderr reaches EOF.
 	stderrCopied chan struct{}
+	// proxyCh receives the proxy listener from the helper; proxyLn is that
+	// listener, inside the sandbox's network namespace. Both nil when the
+	// sandbox has no network.
+	proxyCh *os.File
+	proxyLn net.Listener
 
 	cgroup      *sandboxCgroup
 	releaseOnce sync.Once
 	cleanup     func()
 }
 
-// release gives the sandbox's uid back and removes its cgroups, once; the
-// sandbox must be gone.
-func (p *proc) release() { p.releaseOnce.Do(p.cleanup) }
+// release gives the sandbox's uid back, removes its cgroups and closes its
+// proxy listener, once; the sandbox must be gone.
+func (p *proc) release() {
+	p.releaseOnce.Do(func() {
+		for _, f := range p.proxyFiles(nil) {
+			f.Close()
+		}
+		if p.proxyLn != nil {
+			p.proxyLn.Close()
+		}
+		p.cleanup()
+	})
+}
 
 // exited reports whether the sandbox is already gone.
 func (p *proc) exited() bool {
@@ -264,6 +291,10 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 			FileSize:     uint64(limits.MaxFileBytes),
 			OpenFiles:    uint64(limits.MaxOpenFiles),
 		},
+	}
+	if b.network != nil {
+		cfg.ProxyPort = ProxyPort
+		cfg.Env = append(slices.Clip(cfg.Env), proxyEnv()...)
 	}
 	var uid int
 	if !b.rootless {
@@ -339,6 +370,15 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgrou
 		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
 		return nil, fmt.Errorf("cgroups pipe: %w", err)
 	}
+	extra := []*os.File{envW, statusW, stderrW, joinedR}
+	var proxyParent, proxyChild *os.File
+	if cfg.ProxyPort != 0 {
+		if proxyParent, proxyChild, err = socketPair(); err != nil {
+			closeAll(envR, envW, statusR, statusW, stderrR, stderrW, joinedR, joinedW)
+			return nil, fmt.Errorf("proxy channel: %w", err)
+		}
+		extra = append(extra, proxyChild)
+	}
 	p := &proc{
 		statusR:  statusR,
 		stdout:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
@@ -346,7 +386,9 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgrou
 		envelope: make(chan []byte, 1),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
+		id:       newSandboxID(),
 		cleanup:  func() {},
+		proxyCh:  proxyParent,
 	}
 	p.cmd = &exec.Cmd{
 		Path:   b.self,
@@ -356,7 +398,7 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgrou
 		// The helper's own stderr is the status pipe; the code's stderr
 		// goes in as fd 5 and is moved to fd 2 just before exec.
 		Stderr:      statusW,
-		ExtraFiles:  []*os.File{envW, statusW, stderrW, joinedR},
+		ExtraFiles:  extra,
 		SysProcAttr: b.sysProcAttr(),
 		// The pipes close when the pid namespace dies; this only guards
 		// against a bug leaving Wait stuck.
@@ -364,12 +406,17 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgrou
 	}
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		closeAll(envR, envW, statusR, statusW, stderrR, stderrW, joinedR, joinedW)
+		closeAll(p.proxyFiles(proxyChild)...)
 		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	err = b.track(p.cmd)
 	closeAll(envW, statusW, stderrW, joinedR)
+	if proxyChild != nil {
+		proxyChild.Close()
+	}
 	if err != nil {
 		closeAll(envR, statusR, stderrR, joinedW)
+		closeAll(p.proxyFiles(nil)...)
 		return nil, err
 	}
 	go func() {
@@ -432,6 +479,10 @@ func (p *proc) awaitSetup(ctx context.Context) error {
 	}
 	select {
 	case <-p.ready:
+		if err := p.receiveProxyListener(); err != nil {
+			p.kill()
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 		return nil
 	case <-p.done:
 		p.release()
@@ -454,8 +505,12 @@ func (p *proc) kill() {
 // cancellation, and composes the result once every process of the sandbox
 // is gone. limits are the call's (the sandbox was built with the same ones,
 // the timeout aside).
-func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.Limits) sandbox.Result {
+func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.Limits, network *egress.Config) sandbox.Result {
 	defer p.release()
+	var proxy *egress.Session
+	if p.proxyLn != nil && network != nil {
+		proxy = egress.Serve(p.proxyLn, *network)
+	}
 	start := time.Now()
 	go func() {
 		// An error means the harness died before reading it all; the exit
@@ -482,7 +537,12 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.
 	<-p.stderrCopied
 	exitStatus(p.cmd, &exit)
 	exit.OOMKilled = p.cgroup.oomKilled()
-	return sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
+	res := sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
+	res.SandboxID = p.id
+	if proxy != nil {
+		res.Network = proxyLedger(proxy.Close())
+	}
+	return res
 }
 
 // exitStatus fills exit from the process state. A process that was never
@@ -563,4 +623,19 @@ func (b *Backend) Close() error {
 	}
 	b.wg.Wait()
 	return nil
+}
+
+// newSandboxID returns a fresh random sandbox id.
+func newSandboxID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
+	return "local-" + hex.EncodeToString(b[:])
+}
+
+// Sandboxes reports how many sandboxes exist now: running a call, or warm
+// and waiting for one.
+func (b *Backend) Sandboxes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.running)
 }

@@ -35,3 +35,6 @@ func Diagnose(ctx context.Context, opts Options) ([]Check, bool) {
 	_, err := New(ctx, opts)
 	return []Check{{Name: "platform", State: CheckFailed, Detail: err.Error()}}, false
 }
+
+// Sandboxes reports 0: there are none outside Linux.
+func (b *Backend) Sandboxes() int { return 0 }

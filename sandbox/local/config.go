@@ -36,6 +36,10 @@ const (
 	// starts are born inside them. EOF without the byte means the move
 	// failed.
 	cgroupsJoinedFD = 6
+	// proxyChannelFD is one end of a unix socket pair on which the helper
+	// sends the parent the proxy's listening socket, opened inside the
+	// sandbox's network namespace. Present only when ProxyPort is set.
+	proxyChannelFD = 7
 )
 
 // Paths inside the sandbox.
@@ -75,6 +79,11 @@ type initConfig struct {
 	Argv []string `json:"argv"`
 	// Env is the complete environment of the interpreter.
 	Env []string `json:"env"`
+	// ProxyPort, when not 0, makes the helper open a listening TCP socket
+	// on 127.0.0.1:ProxyPort in the sandbox's network namespace and send
+	// it to the parent on proxyChannelFD; the parent serves the Airlock
+	// proxy on it.
+	ProxyPort int `json:"proxy_port"`
 	// Rlimits are applied last, just before exec.
 	Rlimits rlimits `json:"rlimits"`
 }

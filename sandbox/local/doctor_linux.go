@@ -56,7 +56,13 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	add("sandbox", CheckOK, "a trivial execution succeeded in a fresh sandbox")
 	add("namespaces", CheckOK, "pid, mount, network, ipc, uts, cgroup"+map[bool]string{true: ", user", false: ""}[rootless])
 	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxWorkdir))
-	add("network", CheckOK, "none: an empty network namespace with only loopback")
+	if opts.Network == nil {
+		add("network", CheckOK, "none: an empty network namespace with only loopback")
+	} else if err := b.probeProxy(ctx); err != nil {
+		add("network", CheckFailed, "the Airlock proxy did not answer inside a sandbox: "+err.Error())
+	} else {
+		add("network", CheckOK, fmt.Sprintf("Airlock proxy: a network namespace with only loopback, whose one way out is the proxy on 127.0.0.1:%d (answered inside a sandbox); each connection is decided by the network policy", ProxyPort))
+	}
 	add("environment", CheckOK, "scrubbed: the server's environment never reaches the code")
 	prot, err := b.probeProtections(ctx)
 	if err != nil {

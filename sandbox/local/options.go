@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
 )
 
 // Name is the backend's name in results and on the command line.
@@ -31,4 +32,13 @@ type Options struct {
 	// first call (the policy's, for its default timeout). Zero waits for
 	// the first call to tell.
 	WarmLimits sandbox.Limits
+	// Network, when not nil, gives every sandbox one way out: the Airlock
+	// egress proxy, listening on 127.0.0.1:ProxyPort inside the sandbox's
+	// network namespace (which has only loopback) and deciding each
+	// connection with Network.Egress. Nil leaves sandboxes no network.
+	Network *egress.Config
 }
+
+// ProxyPort is the port the Airlock proxy listens on inside each sandbox;
+// sandboxes get HTTP_PROXY, HTTPS_PROXY and ALL_PROXY pointing at it.
+const ProxyPort = 3128

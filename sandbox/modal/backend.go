@@ -291,3 +291,7 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	defer b.release(bx.sb)
 	return b.run(ctx, bx, inv, req.Limits)
 }
+
+// Sandboxes reports how many Modal sandboxes exist now (in a call, pooled,
+// or being terminated): the ones this server pays for.
+func (b *Backend) Sandboxes() int { return len(b.liveSandboxes()) }

@@ -2,7 +2,7 @@ package modal
 
 import (
 	"errors"
-		"slices"
+	"slices"
 	"strings"
 
 	sdk "github.com/modal-labs/modal-client/go"

@@ -120,6 +120,7 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 		exit.Signal = syscall.Signal(9)
 	}
 	res := sandbox.Finalize(Name, exit, envelope, inv.Nonce, stdout, stderr, limits)
+	res.SandboxID = bx.sb.SandboxID
 	switch {
 	case lost != nil:
 		res.Error = &sandbox.ErrorInfo{

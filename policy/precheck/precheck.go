@@ -1,0 +1,209 @@
+// Package precheck is the Airlock layer's static network pre-check of
+// Python code: before code is shipped to a sandbox, it finds the URLs,
+// hostnames and IP addresses the code's string literals mention, decides
+// each with the network policy, and refuses the call at once, naming the
+// host and the rule, when one is plainly denied and the code uses the
+// network.
+//
+// It is a fast, explainable first line, not the enforcement: code can build
+// any destination at run time, and the proxy or the backend enforce the
+// policy on every connection while the code runs. What it saves is a run,
+// and it tells the model in one sentence why.
+//
+// What it reads:
+//
+//   - string literals only, found by a small Python tokenizer (comments are
+//     skipped; adjacent literals are joined as Python joins them; only the
+//     literal parts of f-strings are read, a replacement field's value is
+//     unknown);
+//   - in a literal, every URL "scheme://[userinfo@]host[:port]/..." (the
+//     host as Python's urllib reads it: after the last "@"; IPv6 in
+//     brackets; IPv4 in any inet_aton form, "http://2130706433/" is
+//     127.0.0.1; percent-encoding decoded), the port explicit or the
+//     scheme's default;
+//   - a literal that is, as a whole, an IP address ("10.0.0.1",
+//     "[::1]:8080"), "localhost", or a hostname whose top-level domain is
+//     in a short list of common ones ("evil.test", "api.example.com:8443"),
+//     so that "os.path", "numpy.linalg" or "data.csv" are not hosts;
+//   - ("host", 443) tuples: a host literal followed by "," and an integer
+//     gives the port.
+//
+// Loopback destinations are listed but never refused: inside a sandbox they
+// are the sandbox's own.
+//
+// When it refuses: only when the code plausibly uses the network (it
+// imports or uses a networking module: socket, urllib, http, requests,
+// httpx, aiohttp, ...; asyncio's open_connection; or runs a shell through
+// subprocess or os.system and a literal names curl, wget, nc, pip, ...).
+// The test is deliberately simple: urllib counts even when only
+// urllib.parse is used, and a library that fetches URLs itself
+// (pandas.read_csv("https://...")) does not count.
+package precheck
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
+)
+
+// Finding is one destination the code's literals mention.
+type Finding struct {
+	// Host is the normalized name or the IP address.
+	Host string `json:"host"`
+	// Port is the URL's port (explicit, or the scheme's default: http 80,
+	// https 443, ws 80, wss 443, ftp 21), a (host, port) tuple's, or 0
+	// when unknown.
+	Port int `json:"port,omitempty"`
+	// Source is the text it came from, at most 120 bytes: the URL, or the
+	// whole literal. A replacement field of an f-string shows as "{…}".
+	Source string `json:"source"`
+	// Line is the 1-based line of the code where it is.
+	Line int `json:"line"`
+	// Verdict is the network policy's decision on Host and Port.
+	Verdict policy.Verdict `json:"-"`
+	// Allowed and Rule copy Verdict for JSON.
+	Allowed bool   `json:"allowed"`
+	Rule    string `json:"rule"`
+}
+
+// Result is what Check found and decided.
+type Result struct {
+	// Findings lists every destination found, deduplicated by host and
+	// port, in the order they appear in the code; at most MaxFindings.
+	// Never nil.
+	Findings []Finding `json:"findings"`
+	// Refused is the first plainly denied finding when the code also uses
+	// the network; nil when the call may run. It may lie beyond the
+	// findings kept.
+	Refused *Finding `json:"refused,omitempty"`
+	// NetworkUse says what makes the code look like it uses the network
+	// ("import requests, line 1"), "" when nothing does.
+	NetworkUse string `json:"network_use,omitempty"`
+}
+
+const (
+	// MaxFindings bounds Result.Findings.
+	MaxFindings = 64
+	// maxDestinations bounds the distinct destinations decided, so that
+	// the work stays bounded on huge inputs.
+	maxDestinations = 4096
+	// maxSource bounds Finding.Source, in bytes.
+	maxSource = 120
+)
+
+// Check scans code (Python source, possibly invalid) and decides what it
+// finds with e. A nil e is the default policy: no network at all. Check
+// never panics and runs in time linear in len(code).
+func Check(code string, e *policy.Egress) Result {
+	if e == nil {
+		e = policy.Network{}.Egress()
+	}
+	a := &analyzer{}
+	a.run(code)
+
+	r := Result{Findings: []Finding{}, NetworkUse: a.networkUse()}
+	slices.SortStableFunc(a.cands, func(x, y candidate) int {
+		return cmp.Or(cmp.Compare(x.off, y.off), cmp.Compare(x.pos, y.pos))
+	})
+	for i := range a.cands {
+		if len(r.Findings) == MaxFindings && (r.Refused != nil || r.NetworkUse == "") {
+			break
+		}
+		c := &a.cands[i]
+		f := Finding{Host: c.host, Port: c.port, Source: cleanSource(c.source), Line: c.line}
+		f.Verdict = decide(e, c.host, c.port)
+		f.Allowed, f.Rule = f.Verdict.Allowed, f.Verdict.Rule
+		if len(r.Findings) < MaxFindings {
+			r.Findings = append(r.Findings, f)
+		}
+		if !f.Allowed && r.Refused == nil && r.NetworkUse != "" && !sandboxLocal(c.host) {
+			r.Refused = &f
+		}
+	}
+	return r
+}
+
+// sandboxLocal reports whether host is loopback ("localhost", 127.0.0.0/8,
+// ::1): inside a sandbox that is the sandbox's own loopback, where code may
+// run a server of its own and talk to it, so it is never plainly denied.
+// Whether a connection to it leaves the sandbox is decided while the code
+// runs (through the Airlock proxy it is refused as the host's loopback).
+func sandboxLocal(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// knownAddrs are names whose address is known without asking DNS: the
+// cloud metadata service's names. "localhost" and "*.localhost" are
+// loopback (RFC 6761).
+var knownAddrs = map[string]netip.Addr{
+	"metadata.google.internal": netip.MustParseAddr("169.254.169.254"),
+	"metadata.goog":            netip.MustParseAddr("169.254.169.254"),
+}
+
+// decide asks the policy about host:port. A name allowed by name whose
+// address is known in advance (localhost, the metadata service's names)
+// is checked at that address too, as the enforcement does after resolving
+// it.
+func decide(e *policy.Egress, host string, port int) policy.Verdict {
+	v := e.CheckHost(host, port)
+	if !v.Allowed {
+		return v
+	}
+	addr, ok := knownAddrs[host]
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		addr, ok = netip.MustParseAddr("127.0.0.1"), true
+	}
+	if ok {
+		if va := e.CheckAddr(host, addr, port); !va.Allowed {
+			return va
+		}
+	}
+	return v
+}
+
+// Message is the one-sentence refusal for the model, "" when nothing is
+// refused: "Code refused before running: it contacts evil.test
+// (\"https://evil.test/x\", line 3), which the operator's network policy
+// denies: <the verdict's reason> This check only reads the code's string
+// literals; the network policy itself is enforced while the code runs."
+func (r Result) Message() string {
+	f := r.Refused
+	if f == nil {
+		return ""
+	}
+	reason := f.Verdict.Reason
+	if reason == "" {
+		reason = "rule " + f.Rule + "."
+	}
+	return "Code refused before running: it contacts " + f.Host + " (" + strconv.Quote(f.Source) + ", line " +
+		strconv.Itoa(f.Line) + "), which the operator's network policy denies: " + reason +
+		" This check only reads the code's string literals; the network policy itself is enforced while the code runs."
+}
+
+// cleanSource makes s fit Finding.Source: valid UTF-8, replacement fields
+// shown as "{…}", at most maxSource bytes (cut on a character boundary and
+// ended with "…").
+func cleanSource(s string) string {
+	if len(s) > 4*maxSource {
+		s = s[:4*maxSource]
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, string(exprMark), "{…}")
+	if len(s) <= maxSource {
+		return s
+	}
+	cut := maxSource - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+	"golang.org/x/time/rate"
+
+	"github.com/airlock-mcp/airlock-mcp/tools"
+)
+
+// anonymousClient names every caller without an identity by default:
+// HTTP clients on a loopback server without tokens. They share one rate
+// limit.
+const anonymousClient = "anonymous"
+
+// rateLimiter holds one token bucket per client identity.
+type rateLimiter struct {
+	perMinute, burst int
+	mu               sync.Mutex
+	clients          map[string]*rate.Limiter
+}
+
+// newRateLimiter limits each client to perMinute calls a minute on average,
+// in bursts of up to burst. perMinute 0 means no limit (nil).
+func newRateLimiter(perMinute, burst int) *rateLimiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	return &rateLimiter{perMinute: perMinute, burst: max(1, burst), clients: map[string]*rate.Limiter{}}
+}
+
+// limiter returns client's bucket, creating it full.
+func (r *rateLimiter) limiter(client string) *rate.Limiter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.clients[client]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(float64(r.perMinute)/60), r.burst)
+		r.clients[client] = l
+	}
+	return l
+}
+
+// allow takes a call from client's bucket, or says how long until one is
+// available.
+func (r *rateLimiter) allow(client string, now time.Time) (bool, time.Duration) {
+	l := r.limiter(client)
+	res := l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// limitRate returns the middleware refusing a client's calls beyond its
+// rate with an isError result that names the limit and when to retry.
+// Callers without an identity count as anonymous.
+func limitRate(r *rateLimiter, anonymous string) mcpserver.ToolHandlerMiddleware {
+	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
+		if r == nil {
+			return next
+		}
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			client := ClientIdentity(ctx)
+			if client == "" {
+				client = anonymous
+			}
+			if ok, wait := r.allow(client, time.Now()); !ok {
+				msg := fmt.Sprintf("Rate limit: client %q may make %d calls per minute (bursts of %d); try again in %d s.",
+					client, r.perMinute, r.burst, int(math.Ceil(wait.Seconds())))
+				tools.OutcomeFrom(ctx).Set(tools.OutcomeRateLimited, msg)
+				return mcp.NewToolResultError(msg), nil
+			}
+			return next(ctx, req)
+		}
+	}
+}
