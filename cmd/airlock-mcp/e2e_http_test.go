@@ -26,7 +26,7 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // startHTTPServer starts the binary with args and waits until healthURL
 // answers 200 through client. The process is killed when the test ends.
-func startHTTPServer(t *testing.T, client *http.Client, healthURL string, args ...string) (*exec.Cmd, *strings.Builder) {
+func startHTTPServer(t testing.TB, client *http.Client, healthURL string, args ...string) (*exec.Cmd, *strings.Builder) {
 	t.Helper()
 	cmd := exec.Command(airlockBinary(t), args...)
 	stderr := &strings.Builder{}
@@ -47,7 +47,7 @@ func startHTTPServer(t *testing.T, client *http.Client, healthURL string, args .
 	return cmd, stderr
 }
 
-func freeLoopbackAddr(t *testing.T) string {
+func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -23,7 +23,7 @@ var (
 
 // airlockBinary returns the built airlock-mcp binary: $AIRLOCK_BIN when the
 // test script built it already, else a fresh `go build` into a temp dir.
-func airlockBinary(t *testing.T) string {
+func airlockBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("AIRLOCK_BIN"); p != "" {
 		return p
