@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/server/audit"
+	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
@@ -23,27 +27,45 @@ func (noopBackend) Execute(context.Context, sandbox.Request) (sandbox.Result, er
 func (noopBackend) Close() error { return nil }
 
 // BenchmarkAirlockLayer measures what airlock-mcp adds to one typical
-// execute_python call, without JSON-RPC or transport: the logging and
-// validation middlewares (composed per call, as mcp-go does), argument
-// decoding, the policy decision and building the result, with a no-op
-// backend and a disabled logger.
+// execute_python call, without JSON-RPC or transport: every middleware
+// (audit record and metrics, logging, rate limit, validation; composed per
+// call, as mcp-go does), argument decoding, the policy decision, the static
+// network pre-check and building the result, with a no-op backend, a
+// disabled logger and a real audit log in a temporary file.
 func BenchmarkAirlockLayer(b *testing.B) {
-	all, err := tools.All(policy.Default(), noopBackend{}, zap.NewNop())
-	if err != nil {
-		b.Fatalf("tools.All: %v", err)
-	}
-	logMW, validateMW := logCalls(zap.NewNop(), all), validateArguments(all)
-	handler := all[0].Handler
-	var req mcp.CallToolRequest
-	req.Params.Name = tools.ExecutePythonName
-	req.Params.RawArguments = json.RawMessage(`{"code":"print(1)","timeout_s":10}`)
-	ctx := context.Background()
+	for _, bc := range []struct {
+		name, code string
+	}{
+		{"print", "print(1)"},
+		{"200-line script", strings.Repeat("import json, math\nrows = [{'x': i, 'y': math.sqrt(i)} for i in range(100)]\nprint(json.dumps(rows[:3]))  # a comment with 'quotes'\n", 66)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := policy.Default()
+			all, err := tools.All(p, noopBackend{}, zap.NewNop())
+			if err != nil {
+				b.Fatalf("tools.All: %v", err)
+			}
+			w, err := audit.Open(filepath.Join(b.TempDir(), "audit.jsonl"), zap.NewNop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			rec := &recorder{audit: w, metrics: metrics.New("bench"), policy: p, policySHA256: p.SHA256(), backend: "noop", anonymous: "bench"}
+			logMW, rateMW, validateMW := logCalls(zap.NewNop(), all), limitRate(newRateLimiter(1e9, 1e6), "bench"), validateArguments(all)
+			handler := all[0].Handler
+			args, _ := json.Marshal(map[string]any{"code": bc.code, "timeout_s": 10})
+			var req mcp.CallToolRequest
+			req.Params.Name = tools.ExecutePythonName
+			req.Params.RawArguments = json.RawMessage(args)
+			ctx := context.Background()
 
-	b.ReportAllocs()
-	for b.Loop() {
-		res, err := logMW(validateMW(handler))(ctx, req)
-		if err != nil || res.IsError {
-			b.Fatalf("call failed: %v %+v", err, res)
-		}
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := rec.recordCalls(logMW(rateMW(validateMW(handler))))(ctx, req)
+				if err != nil || res.IsError {
+					b.Fatalf("call failed: %v %+v", err, res)
+				}
+			}
+		})
 	}
 }

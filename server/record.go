@@ -24,7 +24,10 @@ type recorder struct {
 	audit   *audit.Writer    // nil: no audit log
 	metrics *metrics.Metrics // nil: no metrics
 	policy  *policy.Policy
-	backend string
+	// policySHA256 is computed once: the policy never changes while the
+	// server runs.
+	policySHA256 string
+	backend      string
 	// stop, when it ends, cancels every call in progress (shutdown).
 	stop context.Context
 	// inFlight, when not nil, holds each call until it is recorded.
@@ -85,7 +88,7 @@ func (rc *recorder) record(ctx context.Context, req mcp.CallToolRequest, receive
 		CodeSHA256:    o.CodeSHA256,
 		CodeBytes:     o.CodeBytes,
 		PolicyVersion: rc.policy.Version,
-		PolicySHA256:  rc.policy.SHA256(),
+		PolicySHA256:  rc.policySHA256,
 		Decision:      audit.DecisionAllowed,
 		Backend:       rc.backend,
 		Status:        status,

@@ -89,7 +89,7 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	if anonymous == "" {
 		anonymous = anonymousClient
 	}
-	rec := &recorder{audit: opts.Audit, metrics: opts.Metrics, policy: opts.Policy, backend: opts.Backend.Name(), stop: opts.Stop, inFlight: opts.InFlight, anonymous: anonymous}
+	rec := &recorder{audit: opts.Audit, metrics: opts.Metrics, policy: opts.Policy, policySHA256: opts.Policy.SHA256(), backend: opts.Backend.Name(), stop: opts.Stop, inFlight: opts.InFlight, anonymous: anonymous}
 	s := mcpserver.NewMCPServer(Name, version,
 		mcpserver.WithInstructions(instructions(opts.Policy)),
 		mcpserver.WithToolCapabilities(false),
