@@ -516,3 +516,50 @@ func TestInspectorOverHTTP(t *testing.T) {
 		t.Errorf("resources/read airlock://policy: exit %d\n%s", code, out)
 	}
 }
+
+// TestStdioShutdownDuringCall: SIGTERM to a stdio server with a call
+// running cancels it, kills its sandbox, exits, and the audit log holds the
+// call and verifies.
+func TestStdioShutdownDuringCall(t *testing.T) {
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	cmd := exec.Command(airlockBinary(t), "--audit", auditPath)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "stdio-shutdown", Version: "1"}, nil)
+	s, err := client.Connect(context.Background(), &mcp.CommandTransport{Command: cmd, TerminateDuration: 20 * time.Second}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\n%s", err, &stderr)
+	}
+	marker := fmt.Sprintf("airlock-stdio-shutdown-%d", time.Now().UnixNano())
+	go call(context.Background(), s, sleeper(marker, 120))
+	if !waitFor(20*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
+		t.Fatalf("the sandboxed process never started\n%s", &stderr)
+	}
+	stopped := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan struct{})
+	go func() {
+		for cmd.ProcessState == nil {
+			if p, err := os.FindProcess(cmd.Process.Pid); err != nil || p.Signal(syscall.Signal(0)) != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		close(exited)
+	}()
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the stdio server did not exit after SIGTERM\n%s", &stderr)
+	}
+	t.Logf("exited %s after SIGTERM", time.Since(stopped).Round(time.Millisecond))
+	s.Close()
+	if left := processesWith(marker); len(left) > 0 {
+		t.Errorf("processes left after shutdown: %v", left)
+	}
+	r := &remote{auditPath: auditPath}
+	recs := r.auditRecords(t)
+	if len(recs) != 1 || recs[0]["status"] != "cancelled" || recs[0]["client"] != "stdio" {
+		t.Errorf("audit records %v\n%s", recs, &stderr)
+	}
+}
