@@ -67,11 +67,18 @@ func (s *Session) connect(c net.Conn, br *bufio.Reader, req *http.Request) {
 	}
 	// Other ports may carry protocols in which the server speaks first,
 	// so the server's bytes flow at once; the client's first bytes are
-	// checked when they look like a TLS handshake record (0x16 0x03).
+	// checked when they look like a TLS handshake record (0x16 0x03 ...).
 	s.splice(c, br, up, rec, func() bool {
-		b, err := br.Peek(2)
-		if err != nil || b[0] != recordHandshake || b[1] != 3 {
+		if b, err := br.Peek(1); err != nil || b[0] != recordHandshake {
 			return true
+		}
+		// Possibly TLS: a TLS client sends its whole first record at
+		// once, so waiting for the record header is safe (and bounded).
+		c.SetReadDeadline(time.Now().Add(helloTimeout))
+		b, err := br.Peek(5)
+		c.SetReadDeadline(time.Time{})
+		if err == nil && b[1] != 3 {
+			return true // not TLS after all
 		}
 		return s.checkHello(c, br, up, rec, t, false)
 	})

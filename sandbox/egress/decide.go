@@ -39,6 +39,13 @@ func parseTarget(host, port string, defPort int) (target, error) {
 	if t.name == "" {
 		return t, errors.New("the target names no host")
 	}
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			// Unicode case mapping could turn it into another ASCII name
+			// (K, the Kelvin sign, lowercases to k).
+			return t, errors.New("the host " + strconv.Quote(clip(host, 64)) + " is not ASCII; write an internationalized name in its xn-- form")
+		}
+	}
 	if a, err := netip.ParseAddr(t.name); err == nil {
 		t.ip = a.Unmap().WithZone("")
 	}

@@ -15,6 +15,9 @@ import (
 // maxInterim bounds the 1xx responses relayed before a final one.
 const maxInterim = 16
 
+// errClientGone reports that writing to the client failed.
+var errClientGone = errors.New("the client connection failed")
+
 // forward serves one absolute-form request (GET http://host/path): it
 // decides the destination, sends the request in origin form to a checked
 // address on a fresh upstream connection, and streams the response back.
@@ -37,8 +40,8 @@ func (s *Session) forward(c net.Conn, br *bufio.Reader, req *http.Request) bool 
 	}
 	defer s.endFlow(f)
 
-	clientClose := req.Close || !req.ProtoAtLeast(1, 1)
 	http10 := !req.ProtoAtLeast(1, 1)
+	clientClose := req.Close || http10
 	toOrigin(req)
 
 	// The request goes upstream from its own goroutine, so that the
@@ -76,8 +79,8 @@ func (s *Session) forward(c net.Conn, br *bufio.Reader, req *http.Request) bool 
 				return false // the client's request body failed: the client went away
 			}
 		}
-		if s.overflow.Load() {
-			return false // the byte limit cut the exchange; c is closed
+		if s.overflow.Load() || errors.Is(err, errClientGone) {
+			return false // the byte limit cut the exchange, or the client left
 		}
 		s.noteUpstreamError(rec, "read", err)
 		reason := "The server at " + t.String() + " (" + rec.entry().Address + ") sent no valid HTTP response (" + clip(dialErrText(err), 200) + ")."
@@ -165,7 +168,7 @@ func (s *Session) readResponse(up io.Reader, req *http.Request, cw *bufio.Writer
 		resp.Header.Write(cw)
 		cw.WriteString("\r\n")
 		if err := cw.Flush(); err != nil {
-			return nil, err
+			return nil, errClientGone
 		}
 	}
 }

@@ -793,6 +793,8 @@ func TestBadRequests(t *testing.T) {
 		{"TLS to the proxy", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "Airlock proxy: TLS sent to a plain HTTP proxy"},
 		{"header too large", "GET http://api.test/ HTTP/1.1\r\nX: " + strings.Repeat("a", 70000) + "\r\n\r\n", 431, "Airlock proxy: request header too large"},
 		{"CR LF in a CONNECT host", "CONNECT a\rb.test:443 HTTP/1.1\r\n\r\n", 400, ""},
+		{"non-ASCII CONNECT host", "CONNECT \u212Api.test:443 HTTP/1.1\r\n\r\n", 400, "Airlock proxy: bad CONNECT target"},
+		{"non-ASCII URL host", "GET http://\u212Api.test/ HTTP/1.1\r\n\r\n", 400, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", p.addr)
@@ -879,5 +881,103 @@ func TestCloseWaitsForHandlers(t *testing.T) {
 	}
 	if len(l.Entries) != 1 || l.Entries[0].Error != "resolve slow.test: the call ended" {
 		t.Errorf("ledger %+v", l)
+	}
+}
+
+func TestTunnelProtocols(t *testing.T) {
+	greeter := newRawServer(t, func(c net.Conn) {
+		io.WriteString(c, "220 ready\r\n")
+		echo(c)
+	})
+	echoer := newRawServer(t, echo)
+	for _, tc := range []struct {
+		name     string
+		srv      *rawServer
+		greeting string // what the server says first
+		send     string
+	}{
+		{"the server speaks first", greeter, "220 ready\r\n", "EHLO x\r\n"},
+		{"one byte, then waiting for the answer", echoer, "", "\x01"},
+		{"a first byte like TLS's, then not TLS", echoer, "", "\x16\x01\x02\x03\x04\x05"},
+		{"the start of a TLS record header only", echoer, "", "\x16\x03"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+			c, br, resp, _ := p.connect(t, "api.test:"+strconv.Itoa(port(t, tc.srv.addr())))
+			if resp.StatusCode != 200 {
+				t.Fatal(resp.Status)
+			}
+			if tc.greeting != "" {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				line, err := br.ReadString('\n')
+				if err != nil || line != tc.greeting {
+					t.Fatalf("greeting %q, %v", line, err)
+				}
+			}
+			if tc.send == "\x16\x03" {
+				// Two bytes of what might be a TLS record header: the
+				// proxy waits for the rest (bounded by helloTimeout), so
+				// nothing comes back yet.
+				io.WriteString(c, tc.send)
+				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				if _, err := br.ReadByte(); err == nil {
+					t.Error("bytes relayed before the record header was complete")
+				}
+				return
+			}
+			roundTrip(t, c, br, tc.send)
+		})
+	}
+}
+
+func TestPlainHTTPEdgeCases(t *testing.T) {
+	garbage := newRawServer(t, func(c net.Conn) {
+		io.WriteString(c, "SSH-2.0-not-http\r\n")
+	})
+	chunked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "part one, ")
+		w.(http.Flusher).Flush() // forces a chunked response
+		io.WriteString(w, "part two")
+	}))
+	defer chunked.Close()
+	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	exchange := func(raw string) (*http.Response, string, error) {
+		c, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, raw)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after := br.ReadByte()
+		return resp, string(b), after
+	}
+
+	target := "api.test:" + strconv.Itoa(port(t, garbage.addr()))
+	resp, body, _ := exchange("GET http://" + target + "/ HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
+	if resp.StatusCode != 502 || resp.Status != "502 Airlock proxy: no valid response from "+target ||
+		!strings.Contains(body, "sent no valid HTTP response") {
+		t.Errorf("garbage upstream: %q %q", resp.Status, body)
+	}
+
+	// An HTTP/1.0 client gets the chunked body unchunked, and the
+	// connection closes after it.
+	target = "api.test:" + strconv.Itoa(port(t, chunked.Listener.Addr().String()))
+	resp, body, after := exchange("GET http://" + target + "/ HTTP/1.0\r\n\r\n")
+	if resp.StatusCode != 200 || body != "part one, part two" || len(resp.TransferEncoding) != 0 || after != io.EOF {
+		t.Errorf("HTTP/1.0: %s %q %v, then %v", resp.Status, body, resp.TransferEncoding, after)
+	}
+	l := p.Close()
+	if e := l.Entries[0]; !e.Allowed || !strings.HasPrefix(e.Error, "read upstream: ") {
+		t.Errorf("entry %+v", e)
 	}
 }
