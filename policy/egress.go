@@ -35,6 +35,9 @@ type Egress struct {
 	enabled bool
 	allow   []compiled
 	deny    []compiled
+	// broken names a malformed rule; every attempt is then refused (a
+	// dropped deny rule must never widen what is allowed).
+	broken string
 }
 
 // compiled is a rule with its CIDR parsed.
@@ -74,13 +77,17 @@ func (c compiled) matchesHost(host string) bool {
 }
 
 // Egress compiles n for deciding connections. n should have passed
-// validation; a rule that does not parse is left out.
+// validation (Load and Validate do it); if a rule is malformed anyway, the
+// engine fails closed: it refuses every attempt, naming the rule.
 func (n Network) Egress() *Egress {
 	e := &Egress{enabled: n.AllowEgress}
 	add := func(list string, rules []NetworkRule) []compiled {
 		var out []compiled
 		for i, r := range rules {
-			if r.problem() != "" {
+			if why := r.problem(); why != "" {
+				if e.broken == "" {
+					e.broken = "network." + list + "[" + strconv.Itoa(i) + "]: " + why
+				}
 				continue
 			}
 			c := compiled{NetworkRule: r, list: list, index: i}
@@ -103,6 +110,14 @@ func (e *Egress) Open() bool { return e.enabled && len(e.allow) == 0 }
 // Enabled reports whether any egress is allowed at all.
 func (e *Egress) Enabled() bool { return e.enabled }
 
+// malformed is the verdict for every attempt when a rule is malformed.
+func (e *Egress) malformed(what string) Verdict {
+	return Verdict{
+		Rule:   "malformed policy",
+		Reason: "Connection to " + what + " refused: the operator's network policy has a malformed rule (" + e.broken + "), so nothing is allowed until it is fixed.",
+	}
+}
+
 // disabled is the verdict for every attempt when egress is off.
 func disabled(what string) Verdict {
 	return Verdict{
@@ -111,10 +126,13 @@ func disabled(what string) Verdict {
 	}
 }
 
-// NormalizeHost lowercases host and drops one trailing dot and IPv6
-// brackets, the forms a request may carry a name in.
+// NormalizeHost lowercases the ASCII letters of host and drops one
+// trailing dot and IPv6 brackets, the forms a request may carry a name in.
+// Other characters are kept as they are (Unicode case folding could turn a
+// non-ASCII name into a different ASCII one), so that a non-ASCII name
+// stays invalid.
 func NormalizeHost(host string) string {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	host = asciiLower(strings.TrimSuffix(host, "."))
 	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
 		host = host[1 : len(host)-1]
 	}
@@ -132,6 +150,9 @@ func (e *Egress) CheckHost(host string, port int) Verdict {
 	target := hostPort(host, port)
 	if !e.enabled {
 		return disabled(target)
+	}
+	if e.broken != "" {
+		return e.malformed(target)
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
 		return e.CheckAddr("", a, port)
@@ -179,6 +200,9 @@ func (e *Egress) CheckAddr(host string, addr netip.Addr, port int) Verdict {
 	}
 	if !e.enabled {
 		return disabled(what)
+	}
+	if e.broken != "" {
+		return e.malformed(what)
 	}
 	for _, d := range e.deny {
 		if d.CIDR != "" && d.prefix.Contains(addr) && d.portOK(port) {
@@ -252,4 +276,15 @@ func hostPort(host string, port int) string {
 		return host
 	}
 	return host + ":" + strconv.Itoa(port)
+}
+
+// asciiLower lowercases the ASCII letters of s only.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -139,6 +139,12 @@ func TestEgressModes(t *testing.T) {
 		{"open still denies metadata", open, func(e *Egress) Verdict { return e.CheckHost("169.254.169.254", 80) }, false, "cloud metadata"},
 		{"open still denies private names' addresses", open, func(e *Egress) Verdict { return e.CheckAddr("x.example", netip.MustParseAddr("192.168.0.1"), 80) }, false, "private"},
 		{"open honours deny rules", open, func(e *Egress) Verdict { return e.CheckHost("evil.test", 443) }, false, "network.deny[0]"},
+		{"a malformed deny rule fails closed", Network{AllowEgress: true, Deny: []NetworkRule{{Host: "*.test"}}}.Egress(),
+			func(e *Egress) Verdict { return e.CheckHost("anything.example", 443) }, false, "malformed policy"},
+		{"a malformed rule fails closed for addresses too", Network{AllowEgress: true, Allow: []NetworkRule{{CIDR: "10.0.0.1/8"}}}.Egress(),
+			func(e *Egress) Verdict { return e.CheckAddr("", netip.MustParseAddr("10.0.0.1"), 443) }, false, "malformed policy"},
+		{"a non-ASCII name is not folded into an ASCII one", Network{AllowEgress: true, Allow: []NetworkRule{{Host: "kelvin.test"}}}.Egress(),
+			func(e *Egress) Verdict { return e.CheckHost("\u212aelvin.test", 443) }, false, "hostname syntax"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
