@@ -206,6 +206,7 @@ func TestBackendPolicyChecks(t *testing.T) {
 	}
 	egress := write("egress.yaml", "network:\n  allow_egress: true\n")
 	port80 := write("port80.yaml", "network:\n  allow_egress: true\n  allow:\n    - {host: pypi.org, ports: [80, 443]}\n")
+	advisory := write("advisory.yaml", "network:\n  allow_egress: true\n  on_unenforceable: advisory\n  allow:\n    - {host: pypi.org, ports: [80, 443]}\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -216,6 +217,8 @@ func TestBackendPolicyChecks(t *testing.T) {
 		{"local runs with egress through the Airlock proxy", []string{"--policy", egress, "run", "-"}, nil, 0, []string{"2"}},
 		{"modal refuses a port-80 host rule", []string{"--policy", port80, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 2,
 			[]string{"/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443", "on_unenforceable: advisory"}},
+		{"modal runs an advisory policy and says so in the result", []string{"--policy", advisory, "--backend", "modal", "--json", "run", "-"}, srv.ClientEnv(), 0,
+			[]string{`"enforcement": "modal-advisory"`, "were only checked statically"}},
 		{"modal runs open egress", []string{"--policy", egress, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 0,
 			[]string{"2"}},
 		{"doctor modal with credentials", []string{"--backend", "modal", "doctor"}, srv.ClientEnv(), 0,
