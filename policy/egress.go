@@ -157,7 +157,7 @@ func (e *Egress) CheckHost(host string, port int) Verdict {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return e.CheckAddr("", a, port)
 	}
-	if !validName(host) {
+	if !ValidHostname(host) {
 		return Verdict{Rule: "hostname syntax", Reason: "Connection to " + strconv.Quote(host) + " refused: it is not a valid hostname."}
 	}
 	for _, d := range e.deny {
@@ -251,9 +251,11 @@ func (e *Egress) lifting(b builtinRange, addr netip.Addr, port int) *compiled {
 	return nil
 }
 
-// validName reports whether host is a syntactically valid DNS name: labels
-// of letters, digits, hyphens and underscores, at most 253 characters.
-func validName(host string) bool {
+// ValidHostname reports whether host, normalized (NormalizeHost), is a
+// syntactically valid DNS name as the policy decides names: labels of
+// lowercase letters, digits, hyphens and underscores, at most 253
+// characters.
+func ValidHostname(host string) bool {
 	if host == "" || len(host) > 253 {
 		return false
 	}

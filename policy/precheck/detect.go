@@ -148,7 +148,7 @@ func urlHost(host string, bracketed bool) (string, bool) {
 	if a, ok := inetAton(host); ok {
 		return ipString(a), true
 	}
-	if validName(host) && (strings.IndexByte(host, '.') >= 0 || host == "localhost") && hasLetter(lastLabel(host)) {
+	if policy.ValidHostname(host) && (strings.IndexByte(host, '.') >= 0 || host == "localhost") && hasLetter(lastLabel(host)) {
 		return host, true
 	}
 	return "", false
@@ -341,27 +341,6 @@ func parsePort(s string) int {
 // ipString is the canonical form of a, IPv4-mapped addresses unmapped and
 // zones dropped, as the policy decides it.
 func ipString(a netip.Addr) string { return a.Unmap().WithZone("").String() }
-
-// validName reports whether host is a syntactically valid DNS name, as
-// the policy checks names: labels of letters, digits, hyphens and
-// underscores, at most 253 characters.
-func validName(host string) bool {
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(host, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 func lastLabel(name string) string { return name[strings.LastIndexByte(name, '.')+1:] }
 

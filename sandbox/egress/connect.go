@@ -3,6 +3,7 @@ package egress
 import (
 	"bufio"
 	"errors"
+	"github.com/airlock-mcp/airlock-mcp/policy"
 	"io"
 	"net"
 	"net/http"
@@ -141,19 +142,7 @@ func sniMatches(h *clientHello, t target) bool {
 		a, err := netip.ParseAddr(h.serverName)
 		return err == nil && a.Unmap() == t.ip
 	}
-	return h.hasSNI && lowerASCII(h.serverName) == t.name
-}
-
-// lowerASCII lowercases ASCII letters only (unlike strings.ToLower, which
-// would map some non-ASCII letters onto ASCII ones).
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+	return h.hasSNI && policy.NormalizeHost(h.serverName) == t.name
 }
 
 // copyBufs recycles the tunnels' copy buffers.

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,34 +20,13 @@ type Ledger struct {
 	Dropped int `json:"dropped,omitempty"`
 }
 
-// Entry is one connection attempt: a CONNECT tunnel or one plain HTTP
-// request.
-type Entry struct {
-	// Host is the destination as requested: a name or an IP literal.
-	Host string `json:"host"`
-	// Port is the destination port.
-	Port int `json:"port"`
-	// Method is the request method: CONNECT, GET, POST, ...
-	Method string `json:"method"`
-	// Address is the ip:port actually dialled, when a dial was attempted
-	// and succeeded (or the last one tried, when every dial failed).
-	Address string `json:"address,omitempty"`
-	// Allowed is true when the policy (and the proxy's own checks) let the
-	// attempt through.
-	Allowed bool `json:"allowed"`
-	// Rule names what decided: the policy verdict's rule, or "proxy limit",
-	// "sni check", "request" for the proxy's own refusals.
-	Rule string `json:"rule"`
-	// Reason is one sentence for a denial or failure.
-	Reason string `json:"reason,omitempty"`
-	// BytesOut counts the bytes sent from the sandbox to the destination.
-	BytesOut int64 `json:"bytes_out"`
-	// BytesIn counts the bytes sent from the destination to the sandbox.
-	BytesIn int64 `json:"bytes_in"`
-	// Error says what went wrong after the attempt was allowed: the dial or
-	// the transfer failed, or a proxy limit cut the connection.
-	Error string `json:"error,omitempty"`
-}
+// Entry is one connection attempt (a CONNECT tunnel or one plain HTTP
+// request), in the form results report it: Method is CONNECT or the HTTP
+// method; Rule is the policy verdict's rule, or "proxy limit", "sni check",
+// "request" for the proxy's own refusals; Error says what went wrong after
+// the attempt was allowed (the dial or the transfer failed, or a proxy
+// limit cut the connection).
+type Entry = sandbox.Connection
 
 // Summary is a ledger in numbers.
 type Summary struct {

@@ -93,19 +93,11 @@ func (p *proc) receiveProxyListener() error {
 
 // proxyLedger turns the proxy's ledger into the result's network ledger.
 func proxyLedger(l egress.Ledger) *sandbox.Network {
-	n := &sandbox.Network{
+	return &sandbox.Network{
 		Enforcement: sandbox.EnforcementProxy,
-		Connections: make([]sandbox.Connection, 0, len(l.Entries)),
+		Connections: append([]sandbox.Connection{}, l.Entries...),
 		Dropped:     l.Dropped,
 	}
-	for _, e := range l.Entries {
-		n.Connections = append(n.Connections, sandbox.Connection{
-			Host: e.Host, Port: e.Port, Method: e.Method, Address: e.Address,
-			Allowed: e.Allowed, Rule: e.Rule, Reason: e.Reason,
-			BytesOut: e.BytesOut, BytesIn: e.BytesIn, Error: e.Error,
-		})
-	}
-	return n
 }
 
 // probeProxy proves a sandbox reaches the proxy: it sends a request the
