@@ -73,8 +73,12 @@ func limitRate(r *rateLimiter, anonymous string) mcpserver.ToolHandlerMiddleware
 				client = anonymous
 			}
 			if ok, wait := r.allow(client, time.Now()); !ok {
-				msg := fmt.Sprintf("Rate limit: client %q may make %d calls per minute (bursts of %d); try again in %d s.",
-					client, r.perMinute, r.burst, int(math.Ceil(wait.Seconds())))
+				calls := "calls"
+				if r.perMinute == 1 {
+					calls = "call"
+				}
+				msg := fmt.Sprintf("Rate limit: client %q may make %d %s per minute (bursts of %d); try again in %d s.",
+					client, r.perMinute, calls, r.burst, int(math.Ceil(wait.Seconds())))
 				tools.OutcomeFrom(ctx).Set(tools.OutcomeRateLimited, msg)
 				return mcp.NewToolResultError(msg), nil
 			}
