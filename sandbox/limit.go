@@ -118,8 +118,7 @@ func (l *Limited) Execute(ctx context.Context, req Request) (Result, error) {
 func (l *Limited) wait(ctx context.Context) error {
 	if n := l.waiting.Add(1); l.bounded && n > int64(l.queue.MaxWaiting) {
 		l.waiting.Add(-1)
-		return fmt.Errorf("%w: all %d execution slots are in use and %d calls are already waiting; try again in a little while",
-			ErrBusy, cap(l.slots), l.queue.MaxWaiting)
+		return fmt.Errorf("%w: %s and %s; try again in a little while", ErrBusy, slotsInUse(cap(l.slots)), waitingText(l.queue.MaxWaiting))
 	}
 	l.queue.Observer.QueueEnter()
 	defer func() {
@@ -136,9 +135,28 @@ func (l *Limited) wait(ctx context.Context) error {
 	case l.slots <- struct{}{}:
 		return nil
 	case <-timeout:
-		return fmt.Errorf("%w: no execution slot (of %d) freed up within %s; try again in a little while",
-			ErrBusy, cap(l.slots), strconv.FormatFloat(l.queue.Timeout.Seconds(), 'f', -1, 64)+" s")
+		return fmt.Errorf("%w: %s and none freed up within %s s; try again in a little while",
+			ErrBusy, slotsInUse(cap(l.slots)), strconv.FormatFloat(l.queue.Timeout.Seconds(), 'f', -1, 64))
 	case <-ctx.Done():
 		return fmt.Errorf("sandbox: waiting for a free %s sandbox slot: %w", l.b.Name(), ctx.Err())
 	}
+}
+
+// slotsInUse says that n slots are all taken.
+func slotsInUse(n int) string {
+	if n == 1 {
+		return "the only execution slot is in use"
+	}
+	return "all " + strconv.Itoa(n) + " execution slots are in use"
+}
+
+// waitingText says that the queue of at most n waiting calls is full.
+func waitingText(n int) string {
+	switch n {
+	case 0:
+		return "the operator lets no call wait for one (limits.max_queued is 0)"
+	case 1:
+		return "another call is already waiting"
+	}
+	return strconv.Itoa(n) + " calls are already waiting"
 }

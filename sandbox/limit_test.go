@@ -120,9 +120,9 @@ func TestLimitConcurrencyQueue(t *testing.T) {
 		waiters int    // calls started to wait before the probe
 		want    string // substring of the probe's ErrBusy message
 	}{
-		{"queue full", Queue{MaxWaiting: 2, Timeout: time.Hour}, 2, "all 1 execution slots are in use and 2 calls are already waiting"},
-		{"no queue", Queue{MaxWaiting: 0}, 0, "0 calls are already waiting"},
-		{"waited too long", Queue{MaxWaiting: 5, Timeout: 20 * time.Millisecond}, 0, "no execution slot (of 1) freed up within 0.02 s"},
+		{"queue full", Queue{MaxWaiting: 2, Timeout: time.Hour}, 2, "server busy: the only execution slot is in use and 2 calls are already waiting; try again in a little while"},
+		{"no queue", Queue{MaxWaiting: 0}, 0, "the only execution slot is in use and the operator lets no call wait for one (limits.max_queued is 0)"},
+		{"waited too long", Queue{MaxWaiting: 5, Timeout: 20 * time.Millisecond}, 0, "the only execution slot is in use and none freed up within 0.02 s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

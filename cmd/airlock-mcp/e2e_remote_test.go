@@ -466,7 +466,7 @@ func TestRemoteLimits(t *testing.T) {
 		t.Fatal("bob's call never started")
 	}
 	res, err = call(ctx, carol, "1")
-	if err != nil || !res.IsError || !strings.Contains(contentText(res), "Server busy: all 1 execution slots are in use and 0 calls are already waiting; try again in a little while") {
+	if err != nil || !res.IsError || !strings.Contains(contentText(res), "Server busy: the only execution slot is in use and the operator lets no call wait for one (limits.max_queued is 0); try again in a little while") {
 		t.Errorf("call while the only slot is taken: %+v %v", res, err)
 	}
 	<-done
