@@ -46,6 +46,12 @@ var builtinDenies = func() []builtinRange {
 	}
 }()
 
+// lifts reports whether an allow cidr rule for p lifts b: p lies inside
+// b's range.
+func (b builtinRange) lifts(p netip.Prefix) bool {
+	return p.Bits() >= b.prefix.Bits() && b.prefix.Contains(p.Addr())
+}
+
 // builtinDeny returns the built-in denied range holding addr (unmapped).
 func builtinDeny(addr netip.Addr) (builtinRange, bool) {
 	for _, b := range builtinDenies {

@@ -243,7 +243,7 @@ func (e *Egress) CheckAddr(host string, addr netip.Addr, port int) Verdict {
 // a cidr rule lying inside b's range that covers addr and port.
 func (e *Egress) lifting(b builtinRange, addr netip.Addr, port int) *compiled {
 	for i, a := range e.allow {
-		if a.CIDR != "" && a.prefix.Bits() >= b.prefix.Bits() && b.prefix.Contains(a.prefix.Addr()) &&
+		if a.CIDR != "" && b.lifts(a.prefix) &&
 			a.prefix.Contains(addr) && a.portOK(port) {
 			return &e.allow[i]
 		}

@@ -105,7 +105,7 @@ func (n Network) AllowedPrefixes() []netip.Prefix {
 		p := netip.MustParsePrefix(r.CIDR)
 		b.AddPrefix(p)
 		for _, d := range builtinDenies {
-			if p.Bits() >= d.prefix.Bits() && d.prefix.Contains(p.Addr()) {
+			if d.lifts(p) {
 				lifted = append(lifted, p)
 			}
 		}
@@ -120,7 +120,7 @@ func (n Network) AllowedPrefixes() []netip.Prefix {
 	// (169.254.0.0/16 holds the metadata address): take it out again.
 	for _, d := range builtinDenies {
 		if !slices.ContainsFunc(lifted, func(p netip.Prefix) bool {
-			return p.Bits() >= d.prefix.Bits() && d.prefix.Contains(p.Addr())
+			return d.lifts(p)
 		}) {
 			b.RemovePrefix(d.prefix)
 		}

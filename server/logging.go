@@ -22,7 +22,7 @@ const maxLoggedText = 300
 // is one, and the arguments as the tool describes them (never the code
 // itself). A call that fails with a Go error is logged at error level.
 func logCalls(log *zap.Logger, ts []tools.Tool) mcpserver.ToolHandlerMiddleware {
-	describe := make(map[string]func([]byte) []zap.Field, len(ts))
+	describe := make(map[string]func([]byte, tools.CallOutcome) []zap.Field, len(ts))
 	for _, t := range ts {
 		describe[t.Definition.Name] = t.LogArgs
 	}
@@ -42,7 +42,7 @@ func logCalls(log *zap.Logger, ts []tools.Tool) mcpserver.ToolHandlerMiddleware 
 				if client := ClientIdentity(ctx); client != "" {
 					fields = append(fields, zap.String("client", client))
 				}
-				fields = append(fields, argFields(req, describe[req.Params.Name])...)
+				fields = append(fields, argFields(req, describe[req.Params.Name], tools.OutcomeFrom(ctx).Snapshot())...)
 				fields = append(fields, resultFields(res, err)...)
 				ce.Write(fields...)
 			}
@@ -53,7 +53,7 @@ func logCalls(log *zap.Logger, ts []tools.Tool) mcpserver.ToolHandlerMiddleware 
 
 // argFields describes req's arguments with the tool's describer, or by their
 // size alone when the tool has none.
-func argFields(req mcp.CallToolRequest, describe func([]byte) []zap.Field) []zap.Field {
+func argFields(req mcp.CallToolRequest, describe func([]byte, tools.CallOutcome) []zap.Field, o tools.CallOutcome) []zap.Field {
 	raw, err := tools.RawArguments(req)
 	if err != nil {
 		return []zap.Field{zap.NamedError("args_error", err)}
@@ -61,7 +61,7 @@ func argFields(req mcp.CallToolRequest, describe func([]byte) []zap.Field) []zap
 	if describe == nil {
 		return []zap.Field{zap.Int("args_bytes", len(raw))}
 	}
-	return describe(raw)
+	return describe(raw, o)
 }
 
 // resultFields describes the outcome of a call.

@@ -12,6 +12,10 @@ import (
 // 2026-07-28 naming the protocol version.
 const protocolVersionMetaKey = "io.modelcontextprotocol/protocolVersion"
 
+// maxNotificationBytes bounds the bodies acceptBareNotifications looks at:
+// a notification is a few hundred bytes.
+const maxNotificationBytes = 16 << 10
+
 // acceptBareNotifications lets notifications without the per-request _meta
 // envelope through the streamable HTTP transport.
 //
@@ -31,12 +35,21 @@ func acceptBareNotifications(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
+		// Only a small body can be a notification worth mending: read at
+		// most that much, and leave a larger one (a tool call with code)
+		// unread and unparsed.
+		head, err := io.ReadAll(io.LimitReader(r.Body, maxNotificationBytes+1))
 		if err != nil {
 			http.Error(w, "airlock-mcp: reading the request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(withNotificationVersion(body, version)))
+		if len(head) <= maxNotificationBytes && bytes.Contains(head, []byte(`"notifications/`)) {
+			head = withNotificationVersion(head, version)
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
 		next.ServeHTTP(w, r)
 	})
 }

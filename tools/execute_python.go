@@ -75,7 +75,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), staticLedger: staticLedgerFor(p, b), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -87,9 +87,12 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 
 // executePython holds the handler's dependencies.
 type executePython struct {
-	policy  *policy.Policy
-	egress  *policy.Egress
-	backend sandbox.Backend
+	policy *policy.Policy
+	egress *policy.Egress
+	// staticLedger, when not nil, is the enforcement and note of the
+	// ledger this layer fills in from the static check (see fillNetwork).
+	staticLedger *sandbox.Network
+	backend      sandbox.Backend
 	// progress is the interval of progress notifications.
 	progress time.Duration
 	log      *zap.Logger
@@ -109,8 +112,7 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 		out.Set(OutcomeInvalid, msg)
 		return mcp.NewToolResultError(msg), nil
 	}
-	sum := sha256.Sum256([]byte(args.Code))
-	out.SetCode(hex.EncodeToString(sum[:]), len(args.Code))
+	out.SetCode(codeSHA256(args.Code), len(args.Code))
 
 	limits, d := h.policy.DecideExecute(args.Code, args.TimeoutS)
 	if !d.Allowed {
@@ -157,25 +159,33 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 }
 
 // fillNetwork completes the result's network ledger with what the Airlock
-// layer knows where the backend reports no connections: no network at all,
-// or, on Modal, the destinations the static check found in the code.
+// layer knows where the backend reports no connections: on Modal with
+// egress, the destinations the static check found in the code; elsewhere,
+// when the backend left it empty, no network.
 func (h *executePython) fillNetwork(res *sandbox.Result, pre precheck.Result) {
-	n := h.policy.Network
 	switch {
-	case !n.AllowEgress:
-		if res.Network == nil {
-			res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
-		}
-	case h.backend.Name() == policy.BackendModal:
-		enforcement, note := sandbox.EnforcementModal, "Modal enforced the network policy natively and does not report connections; listed are the destinations the Airlock layer found in the code before running it."
-		if n.OnUnenforceable == policy.Advisory && len(n.ModalGaps()) > 0 {
-			enforcement = sandbox.EnforcementAdvisory
-			note = "Modal enforced part of the network policy natively; the rules it cannot enforce were only checked statically against the code (advisory). Modal does not report connections; listed are the destinations found in the code."
-		}
-		res.Network = &sandbox.Network{Enforcement: enforcement, Connections: staticConnections(pre), Note: note}
+	case h.staticLedger != nil:
+		res.Network = &sandbox.Network{Enforcement: h.staticLedger.Enforcement, Note: h.staticLedger.Note, Connections: staticConnections(pre)}
 	case res.Network == nil:
 		res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
 	}
+}
+
+// staticLedgerFor is the enforcement and note of the ledger the Airlock
+// layer fills in for backend b under p, or nil when the backend reports
+// its own (or there is no network): Modal with egress, whose connections
+// Modal does not report.
+func staticLedgerFor(p *policy.Policy, b sandbox.Backend) *sandbox.Network {
+	n := p.Network
+	if !n.AllowEgress || b.Name() != policy.BackendModal {
+		return nil
+	}
+	if n.OnUnenforceable == policy.Advisory && len(n.ModalGaps()) > 0 {
+		return &sandbox.Network{Enforcement: sandbox.EnforcementAdvisory,
+			Note: "Modal enforced part of the network policy natively; the rules it cannot enforce were only checked statically against the code (advisory). Modal does not report connections; listed are the destinations found in the code."}
+	}
+	return &sandbox.Network{Enforcement: sandbox.EnforcementModal,
+		Note: "Modal enforced the network policy natively and does not report connections; listed are the destinations the Airlock layer found in the code before running it."}
 }
 
 // staticConnections lists the static check's findings as ledger entries.
@@ -192,19 +202,33 @@ func staticConnections(pre precheck.Result) []sandbox.Connection {
 }
 
 // executePythonLogArgs describes a call's arguments for the log: the code's
-// size and SHA-256, never the code, and the requested timeout.
-func executePythonLogArgs(raw []byte) []zap.Field {
+// size and SHA-256, never the code, and the requested timeout. The hash
+// comes from o when the handler got as far as computing it.
+func executePythonLogArgs(raw []byte, o CallOutcome) []zap.Field {
+	if o.CodeSHA256 != "" {
+		var args struct {
+			TimeoutS *float64 `json:"timeout_s"`
+		}
+		_ = json.Unmarshal(raw, &args) // the handler decoded them already
+		return logFields(o.CodeBytes, o.CodeSHA256, args.TimeoutS)
+	}
 	var args executePythonArgs
 	if err := json.Unmarshal(raw, &args); err != nil {
 		return []zap.Field{zap.Int("args_bytes", len(raw))}
 	}
-	sum := sha256.Sum256([]byte(args.Code))
-	fields := []zap.Field{
-		zap.Int("code_bytes", len(args.Code)),
-		zap.String("code_sha256", hex.EncodeToString(sum[:])),
-	}
-	if args.TimeoutS != nil {
-		fields = append(fields, zap.Float64("timeout_s", *args.TimeoutS))
+	return logFields(len(args.Code), codeSHA256(args.Code), args.TimeoutS)
+}
+
+func logFields(codeBytes int, codeSHA256 string, timeoutS *float64) []zap.Field {
+	fields := []zap.Field{zap.Int("code_bytes", codeBytes), zap.String("code_sha256", codeSHA256)}
+	if timeoutS != nil {
+		fields = append(fields, zap.Float64("timeout_s", *timeoutS))
 	}
 	return fields
+}
+
+// codeSHA256 is the hex SHA-256 of code.
+func codeSHA256(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
 }

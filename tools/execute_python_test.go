@@ -208,22 +208,31 @@ func TestExecutePythonLogsBackendError(t *testing.T) {
 }
 
 // TestExecutePythonLogArgs checks that the log describes the code without
-// containing it.
+// containing it, whether the handler already hashed it or not.
 func TestExecutePythonLogArgs(t *testing.T) {
 	tool, err := tools.ExecutePython(policy.Default(), &fakeBackend{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
-	core, logs := observer.New(zapcore.InfoLevel)
-	zap.New(core).Info("call", tool.LogArgs([]byte(`{"code":"SECRET=1","timeout_s":5}`))...)
-	fields := logs.All()[0].ContextMap()
+	args := []byte(`{"code":"SECRET=1","timeout_s":5}`)
 	want := map[string]any{
 		"code_bytes":  int64(8),
 		"code_sha256": sha256Hex("SECRET=1"),
 		"timeout_s":   5.0,
 	}
-	if !reflect.DeepEqual(fields, want) {
-		t.Errorf("log fields = %v, want %v", fields, want)
+	ctx, out := tools.WithOutcome(context.Background())
+	if _, err := tool.Handler(ctx, call(string(args))); err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]tools.CallOutcome{
+		"before the handler (invalid call)": {},
+		"after the handler":                 out.Snapshot(),
+	} {
+		core, logs := observer.New(zapcore.InfoLevel)
+		zap.New(core).Info("call", tool.LogArgs(args, o)...)
+		if fields := logs.All()[0].ContextMap(); !reflect.DeepEqual(fields, want) {
+			t.Errorf("%s: log fields = %v, want %v", name, fields, want)
+		}
 	}
 }
 

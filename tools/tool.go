@@ -33,8 +33,10 @@ type Tool struct {
 	// Handler runs the tool. It assumes arguments already passed Input.
 	Handler mcpserver.ToolHandlerFunc
 	// LogArgs describes a call's raw arguments for the server's log without
-	// revealing them (sizes and hashes, never the code itself).
-	LogArgs func(args []byte) []zap.Field
+	// revealing them (sizes and hashes, never the code itself). o is what
+	// the call's layers recorded, so that what the handler already
+	// computed (the code's hash) is not computed again.
+	LogArgs func(args []byte, o CallOutcome) []zap.Field
 }
 
 // All builds every tool airlock-mcp offers, in the order tools/list shows them.

@@ -134,11 +134,17 @@ func Check(code string, e *policy.Egress) Result {
 // Whether a connection to it leaves the sandbox is decided while the code
 // runs (through the Airlock proxy it is refused as the host's loopback).
 func sandboxLocal(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if localhostName(host) {
 		return true
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// localhostName reports whether host is "localhost" or a name under it,
+// which are loopback (RFC 6761).
+func localhostName(host string) bool {
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 // knownAddrs are names whose address is known without asking DNS: the
@@ -159,7 +165,7 @@ func decide(e *policy.Egress, host string, port int) policy.Verdict {
 		return v
 	}
 	addr, ok := knownAddrs[host]
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if localhostName(host) {
 		addr, ok = netip.MustParseAddr("127.0.0.1"), true
 	}
 	if ok {

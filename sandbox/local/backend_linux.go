@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +66,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	lay, err := buildLayout(in)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if opts.Network != nil {
+		lay.env = append(lay.env, proxyEnv()...)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -294,7 +296,6 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 	}
 	if b.network != nil {
 		cfg.ProxyPort = ProxyPort
-		cfg.Env = append(slices.Clip(cfg.Env), proxyEnv()...)
 	}
 	var uid int
 	if !b.rootless {

@@ -56,8 +56,12 @@ var DurationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 // statuses are the status label values recorded as given.
 var statuses = map[string]bool{
 	"ok": true, "error": true, "timeout": true, "killed": true, "denied": true,
-	"invalid": true, "busy": true, "rate_limited": true, "cancelled": true,
+	"invalid": true, "busy": true, "rate_limited": true, "cancelled": true, "failed": true,
 }
+
+// KnownStatus reports whether status is recorded as given (any other is
+// recorded as [Other]).
+func KnownStatus(status string) bool { return statuses[status] }
 
 // Metrics holds the server's metrics and the registry they are served from.
 // Its methods are safe for concurrent use and are no-ops on a nil *Metrics.
