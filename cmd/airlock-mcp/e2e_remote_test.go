@@ -394,6 +394,10 @@ func TestRemoteLoad(t *testing.T) {
 			t.Errorf("metrics lack %q", m)
 		}
 	}
+	// What this server still runs (its warm sandboxes) must die with it;
+	// other packages' tests may be running sandboxes of their own.
+	server := r.cmd.Process.Pid
+	before := descendantsWith(server, "AIRLOCK-HARNESS")
 	r.stop(t)
 	recs := r.auditRecords(t)
 	byClient := map[string]int{}
@@ -403,8 +407,16 @@ func TestRemoteLoad(t *testing.T) {
 	if len(recs) != perWorker*workers || byClient["ci"] != 2*perWorker {
 		t.Errorf("%d audit records, by client %v", len(recs), byClient)
 	}
-	if left := processesWith("AIRLOCK-HARNESS"); len(left) > 0 {
-		t.Errorf("sandbox processes left: %v", left)
+	// Orphans would have left the process tree; where cgroups are in use,
+	// their cgroup names this server.
+	left := processesInCgroup(fmt.Sprintf("/airlock-sandboxes/%d-", server))
+	for _, pid := range before {
+		if b, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && strings.Contains(string(b), "AIRLOCK-HARNESS") {
+			left = append(left, pid)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("sandbox processes left after shutdown: %v", left)
 	}
 }
 

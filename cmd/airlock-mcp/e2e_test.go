@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,6 +259,50 @@ func processesWith(marker string) []string {
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(b), marker) {
+			found = append(found, e.Name())
+		}
+	}
+	return found
+}
+
+// descendantsWith lists the processes below pid whose command line contains
+// marker: other test binaries running sandboxes at the same time are not
+// counted.
+func descendantsWith(pid int, marker string) []string {
+	parent := map[string]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 {
+			if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
+				parent[e.Name()] = f[1]
+			}
+		}
+	}
+	root := strconv.Itoa(pid)
+	var found []string
+	for _, p := range processesWith(marker) {
+		for q, hops := parent[p], 0; q != "" && hops < 64; q, hops = parent[q], hops+1 {
+			if q == root {
+				found = append(found, p)
+				break
+			}
+		}
+	}
+	return found
+}
+
+// processesInCgroup lists the processes whose cgroup path contains part.
+func processesInCgroup(part string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err == nil && strings.Contains(string(b), part) {
 			found = append(found, e.Name())
 		}
 	}
