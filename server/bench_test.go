@@ -26,6 +26,36 @@ func (noopBackend) Execute(context.Context, sandbox.Request) (sandbox.Result, er
 }
 func (noopBackend) Close() error { return nil }
 
+// BenchmarkValidateAndDecide measures the Airlock layer's decision alone:
+// validating the arguments against the compiled input schema, decoding
+// them and the policy decision, for one execute_python call.
+func BenchmarkValidateAndDecide(b *testing.B) {
+	p := policy.Default()
+	all, err := tools.All(p, noopBackend{}, zap.NewNop())
+	if err != nil {
+		b.Fatalf("tools.All: %v", err)
+	}
+	var req mcp.CallToolRequest
+	req.Params.Name = tools.ExecutePythonName
+	req.Params.RawArguments = json.RawMessage(`{"code":"print(1)","timeout_s":10}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if msg := checkArguments(req, all[0].Input); msg != "" {
+			b.Fatal(msg)
+		}
+		var args struct {
+			Code     string   `json:"code"`
+			TimeoutS *float64 `json:"timeout_s"`
+		}
+		if err := json.Unmarshal(req.Params.RawArguments, &args); err != nil {
+			b.Fatal(err)
+		}
+		if _, d := p.DecideExecute(args.Code, args.TimeoutS); !d.Allowed {
+			b.Fatal(d.Reason)
+		}
+	}
+}
+
 // BenchmarkAirlockLayer measures what airlock-mcp adds to one typical
 // execute_python call, without JSON-RPC or transport: every middleware
 // (audit record and metrics, logging, rate limit, validation; composed per

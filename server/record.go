@@ -93,7 +93,9 @@ func (rc *recorder) record(ctx context.Context, req mcp.CallToolRequest, receive
 		Backend:       rc.backend,
 		Status:        status,
 		DurationMS:    float64(d.Microseconds()) / 1000,
-		OutputSHA256:  outputHash(res, callErr),
+		// Hashed by the audit writer: the result is not changed once
+		// returned, only encoded.
+		HashOutput: func() string { return outputHash(res, callErr) },
 	}
 	if o.Denied || status == tools.OutcomeRateLimited || status == tools.OutcomeInvalid {
 		r.Decision, r.Reason = audit.DecisionDenied, o.Reason

@@ -85,8 +85,13 @@ type Record struct {
 	// the call had no network ledger.
 	Network *NetworkSummary `json:"network,omitempty"`
 	// OutputSHA256 is the hex SHA-256 of the result bytes returned to the
-	// client, computed by the caller.
+	// client, computed by the caller or, when empty, by HashOutput.
 	OutputSHA256 string `json:"output_sha256"`
+	// HashOutput, when set and OutputSHA256 is empty, computes OutputSHA256
+	// on the Writer's goroutine, which keeps encoding and hashing a large
+	// result off the call's path. It must read only data that nobody
+	// changes after Write.
+	HashOutput func() string `json:"-"`
 	// Prev is the hex SHA-256 of the previous line's bytes as written,
 	// without its newline; ZeroHash for the first record of a log. The
 	// Writer assigns it; a value set by the caller is ignored.

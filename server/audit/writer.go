@@ -247,6 +247,9 @@ func (w *Writer) append(r Record) {
 		return
 	}
 	r.Seq, r.Prev = seq, w.head
+	if r.OutputSHA256 == "" && r.HashOutput != nil {
+		r.OutputSHA256 = r.HashOutput()
+	}
 	r.normalize(w.now)
 	w.buf.Reset()
 	if err := w.enc.Encode(&r); err != nil { // Encode ends the line with "\n"
