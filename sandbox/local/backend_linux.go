@@ -20,6 +20,7 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
 )
 
 // Backend runs each execution in a fresh local sandbox.
@@ -153,7 +154,7 @@ func buildLayout(in *Interpreter) (layout, error) {
 	}
 	lay.env = []string{
 		"PATH=" + path,
-		"HOME=" + sandboxWorkdir,
+		"HOME=" + sandboxinit.Workdir,
 		"TMPDIR=/tmp",
 		"LANG=C.UTF-8",
 		"USER=sandbox",
@@ -191,10 +192,10 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 		return sandbox.Result{}, err
 	}
 	inv, err := sandbox.NewInvocation(req.Code, sandbox.HarnessOptions{
-		EnvelopeFD:   envelopeFD,
+		EnvelopeFD:   sandboxinit.EnvelopeFD,
 		SysPath:      b.interp.SitePackages,
 		MaxReprBytes: sandbox.ReprLimit(req.Limits),
-		Workdir:      sandboxWorkdir,
+		Workdir:      sandboxinit.Workdir,
 	})
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("prepare harness: %w", err)
@@ -277,16 +278,16 @@ func (p *proc) exited() bool {
 // timer enforces) and returns once the interpreter runs, or with the step
 // of the setup that failed.
 func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, error) {
-	cfg := &initConfig{
+	cfg := &sandboxinit.Config{
 		Rootless:     b.rootless,
 		Binds:        b.layout.binds,
 		FileBinds:    b.layout.fileBinds,
 		Symlinks:     b.layout.symlinks,
 		ScratchBytes: limits.MaxFileBytes,
 		Python:       b.interp.Executable,
-		Argv:         append([]string{b.interp.Executable}, sandbox.HarnessArgs(envelopeFD)...),
+		Argv:         append([]string{b.interp.Executable}, sandbox.HarnessArgs(sandboxinit.EnvelopeFD)...),
 		Env:          b.layout.env,
-		Rlimits: rlimits{
+		Rlimits: sandboxinit.Rlimits{
 			AddressSpace: uint64(limits.MemoryBytes),
 			CPUSeconds:   uint64(max(1, (limits.CPUTime+time.Second-1)/time.Second)),
 			Processes:    uint64(limits.MaxProcesses),
@@ -338,8 +339,8 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 // With cgroups, the parent moves the helper into them while it sets the
 // sandbox up (the move can wait for an RCU grace period) and tells it on
 // the cgroups-joined pipe; the helper waits for that before exec.
-func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgroup) (*proc, error) {
-	encoded, err := cfg.encode()
+func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sandboxCgroup) (*proc, error) {
+	encoded, err := cfg.Encode()
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +394,8 @@ func (b *Backend) spawn(cfg *initConfig, limits sandbox.Limits, cg *sandboxCgrou
 	}
 	p.cmd = &exec.Cmd{
 		Path:   b.self,
-		Args:   []string{initArg0},
-		Env:    []string{initConfigEnv + "=" + encoded, "GOGC=off", "GOMAXPROCS=1"},
+		Args:   []string{sandboxinit.Arg0},
+		Env:    []string{sandboxinit.ConfigEnv + "=" + encoded, "GOGC=off", "GOMAXPROCS=1"},
 		Stdout: p.stdout,
 		// The helper's own stderr is the status pipe; the code's stderr
 		// goes in as fd 5 and is moved to fd 2 just before exec.

@@ -8,7 +8,8 @@
 // binary (/proc/self/exe) under the name "airlock-sandbox-init" inside the new
 // namespaces; the helper sets the sandbox up step by step, each step its own
 // function with its own error, and finally replaces itself with the Python
-// interpreter running the harness. Any binary that links this package can
-// serve as the helper: the package's init function takes over the process
-// when it is started under the helper's name, before main runs.
+// interpreter running the harness. The helper is package sandboxinit, which
+// this package imports: any binary that links this package can serve as the
+// helper, as sandboxinit's init function takes over the process when it is
+// started under the helper's name, before main runs.
 package local

@@ -12,6 +12,8 @@ import (
 
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
 )
 
 // Diagnose checks, for a person, everything the local backend needs and
@@ -55,7 +57,7 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	defer b.Close()
 	add("sandbox", CheckOK, "a trivial execution succeeded in a fresh sandbox")
 	add("namespaces", CheckOK, "pid, mount, network, ipc, uts, cgroup"+map[bool]string{true: ", user", false: ""}[rootless])
-	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxWorkdir))
+	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxinit.Workdir))
 	if opts.Network == nil {
 		add("network", CheckOK, "none: an empty network namespace with only loopback")
 	} else if err := b.probeProxy(ctx); err != nil {
@@ -75,7 +77,7 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 		add("privileges", CheckFailed, fmt.Sprintf("a sandbox kept privileges: %+v", prot))
 	}
 	if prot.seccomp {
-		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 answered ENOSYS, 32-bit system calls refused", len(deniedSyscalls)))
+		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 answered ENOSYS, 32-bit system calls refused", sandboxinit.DeniedSyscallCount()))
 	} else {
 		add("seccomp", CheckFailed, "no seccomp filter is in force inside the sandbox")
 	}

@@ -1,4 +1,4 @@
-package local
+package sandboxinit
 
 import (
 	"encoding/json"
@@ -6,52 +6,56 @@ import (
 	"os"
 )
 
-// initArg0 is the name the init helper is started under; the package's
-// init function recognises it and takes the process over.
-const initArg0 = "airlock-sandbox-init"
+// Arg0 is the name the init helper is started under (its argv[0]); this
+// package's init function recognises it and takes the process over.
+const Arg0 = "airlock-sandbox-init"
 
-// initConfigEnv names the environment variable that carries the helper's
+// ConfigEnv names the environment variable that carries the helper's
 // configuration. The helper replaces its environment when it execs Python,
 // so the variable never reaches sandboxed code.
-const initConfigEnv = "AIRLOCK_SANDBOX_INIT"
+const ConfigEnv = "AIRLOCK_SANDBOX_INIT"
 
-// File descriptors the helper is started with, besides stdio.
+// File descriptors the helper is started with, besides stdio: the parent
+// passes them in this order as exec.Cmd.ExtraFiles.
 const (
-	// envelopeFD is the write end of the harness's result channel; it stays
+	// EnvelopeFD is the write end of the harness's result channel; it stays
 	// open across exec so the harness can report through it.
-	envelopeFD = 3
-	// setupStatusFD is the write end of the setup status pipe: the helper
+	EnvelopeFD = 3
+	// SetupStatusFD is the write end of the setup status pipe: the helper
 	// writes a failed step's error there; a successful exec closes it
 	// (close-on-exec), which the parent reads as "the sandbox is running".
 	// The helper's own stderr (fd 2) is the same pipe until just before
 	// exec, so even a crash of the helper's runtime reads as a setup
 	// failure, never as output of the code.
-	setupStatusFD = 4
-	// codeStderrFD is the stderr the interpreter gets: the helper moves it
+	SetupStatusFD = 4
+	// CodeStderrFD is the stderr the interpreter gets: the helper moves it
 	// to fd 2 as its last step.
-	codeStderrFD = 5
-	// cgroupsJoinedFD is the read end of a pipe on which the parent writes
+	CodeStderrFD = 5
+	// CgroupsJoinedFD is the read end of a pipe on which the parent writes
 	// one byte once it has moved the helper into the sandbox's cgroups; the
 	// helper waits for it before exec, so the interpreter and everything it
 	// starts are born inside them. EOF without the byte means the move
 	// failed.
-	cgroupsJoinedFD = 6
-	// proxyChannelFD is one end of a unix socket pair on which the helper
+	CgroupsJoinedFD = 6
+	// ProxyChannelFD is one end of a unix socket pair on which the helper
 	// sends the parent the proxy's listening socket, opened inside the
 	// sandbox's network namespace. Present only when ProxyPort is set.
-	proxyChannelFD = 7
+	ProxyChannelFD = 7
 )
 
-// Paths inside the sandbox.
+// Paths and names inside the sandbox.
 const (
-	sandboxWorkdir  = "/work"
-	sandboxHostname = "airlock"
+	// Workdir is the code's working directory (and HOME), on the scratch
+	// tmpfs.
+	Workdir = "/work"
+	// Hostname is the sandbox's host name in its own UTS namespace.
+	Hostname = "airlock"
 )
 
-// initConfig is everything the init helper needs to build one sandbox. The
+// Config is everything the init helper needs to build one sandbox. The
 // parent computes it; the helper trusts it (it comes from the server, never
 // from sandboxed code).
-type initConfig struct {
+type Config struct {
 	// Rootless is true when the server is not root: the helper then runs as
 	// root of a new user namespace mapped to the server's own uid, and drops
 	// every capability before exec.
@@ -60,7 +64,7 @@ type initConfig struct {
 	// root. Unused when rootless.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
-	// WaitForCgroups makes the helper wait on cgroupsJoinedFD before exec.
+	// WaitForCgroups makes the helper wait on CgroupsJoinedFD before exec.
 	WaitForCgroups bool `json:"wait_for_cgroups"`
 	// Binds are host directories made visible read-only at the same path.
 	Binds []string `json:"binds"`
@@ -81,15 +85,15 @@ type initConfig struct {
 	Env []string `json:"env"`
 	// ProxyPort, when not 0, makes the helper open a listening TCP socket
 	// on 127.0.0.1:ProxyPort in the sandbox's network namespace and send
-	// it to the parent on proxyChannelFD; the parent serves the Airlock
+	// it to the parent on ProxyChannelFD; the parent serves the Airlock
 	// proxy on it.
 	ProxyPort int `json:"proxy_port"`
 	// Rlimits are applied last, just before exec.
-	Rlimits rlimits `json:"rlimits"`
+	Rlimits Rlimits `json:"rlimits"`
 }
 
-// rlimits are the resource limits set on the interpreter.
-type rlimits struct {
+// Rlimits are the resource limits set on the interpreter.
+type Rlimits struct {
 	AddressSpace uint64 `json:"as"`
 	CPUSeconds   uint64 `json:"cpu"`
 	Processes    uint64 `json:"nproc"`
@@ -97,7 +101,8 @@ type rlimits struct {
 	OpenFiles    uint64 `json:"nofile"`
 }
 
-func (c *initConfig) encode() (string, error) {
+// Encode returns c as the value of the ConfigEnv variable.
+func (c *Config) Encode() (string, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("encode sandbox config: %w", err)
@@ -105,12 +110,12 @@ func (c *initConfig) encode() (string, error) {
 	return string(b), nil
 }
 
-func readInitConfig() (*initConfig, error) {
-	raw := os.Getenv(initConfigEnv)
+func readConfig() (*Config, error) {
+	raw := os.Getenv(ConfigEnv)
 	if raw == "" {
-		return nil, fmt.Errorf("%s is not set", initConfigEnv)
+		return nil, fmt.Errorf("%s is not set", ConfigEnv)
 	}
-	var c initConfig
+	var c Config
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("decode sandbox config: %w", err)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package sandboxinit
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ import (
 // The helper takes the process over when started under its name. It runs
 // before main, so a binary needs nothing more than to link this package.
 func init() {
-	if len(os.Args) > 0 && os.Args[0] == initArg0 {
+	if len(os.Args) > 0 && os.Args[0] == Arg0 {
 		runInit()
 	}
 }
@@ -41,7 +41,7 @@ type initStep struct {
 
 // initState is what the steps share.
 type initState struct {
-	cfg      *initConfig
+	cfg      *Config
 	landlock *landlockRuleset
 	seccomp  *seccompProgram
 	// trees are detached copies of host paths, taken before the staging
@@ -85,15 +85,15 @@ func runInit() {
 	// Capabilities, no_new_privs and the bounding set are per thread: do
 	// every step, and the final exec, on this one thread.
 	runtime.LockOSThread()
-	status := os.NewFile(setupStatusFD, "setup-status")
-	if _, err := unix.FcntlInt(uintptr(setupStatusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+	status := os.NewFile(SetupStatusFD, "setup-status")
+	if _, err := unix.FcntlInt(uintptr(SetupStatusFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		os.Exit(125)
 	}
 	fail := func(step string, err error) {
 		fmt.Fprintf(status, "%s: %v", step, err)
 		os.Exit(125)
 	}
-	cfg, err := readInitConfig()
+	cfg, err := readConfig()
 	if err != nil {
 		fail("read config", err)
 	}
@@ -148,7 +148,7 @@ func mountStagingRoot(*initState) error {
 }
 
 func populateRoot(st *initState) error {
-	for _, d := range []string{"proc", "dev", "dev/shm", "tmp", "etc", ".scratch", strings.TrimPrefix(sandboxWorkdir, "/")} {
+	for _, d := range []string{"proc", "dev", "dev/shm", "tmp", "etc", ".scratch", strings.TrimPrefix(Workdir, "/")} {
 		if err := os.MkdirAll(filepath.Join(newRoot, d), 0o755); err != nil {
 			return err
 		}
@@ -184,10 +184,10 @@ func populateRoot(st *initState) error {
 	}
 	uid, gid := sandboxIDs(st.cfg)
 	etc := map[string]string{
-		"passwd":   fmt.Sprintf("sandbox:x:%d:%d:airlock sandbox:%s:/usr/sbin/nologin\n", uid, gid, sandboxWorkdir),
+		"passwd":   fmt.Sprintf("sandbox:x:%d:%d:airlock sandbox:%s:/usr/sbin/nologin\n", uid, gid, Workdir),
 		"group":    fmt.Sprintf("sandbox:x:%d:\n", gid),
-		"hostname": sandboxHostname + "\n",
-		"hosts":    "127.0.0.1\tlocalhost " + sandboxHostname + "\n::1\tlocalhost\n",
+		"hostname": Hostname + "\n",
+		"hosts":    "127.0.0.1\tlocalhost " + Hostname + "\n::1\tlocalhost\n",
 	}
 	for name, content := range etc {
 		if err := os.WriteFile(filepath.Join(newRoot, "etc", name), []byte(content), 0o644); err != nil {
@@ -198,7 +198,7 @@ func populateRoot(st *initState) error {
 }
 
 // sandboxIDs are the uid and gid the code runs as, as seen inside.
-func sandboxIDs(cfg *initConfig) (int, int) {
+func sandboxIDs(cfg *Config) (int, int) {
 	if cfg.Rootless {
 		return 0, 0
 	}
@@ -239,7 +239,7 @@ func mountScratch(st *initState) error {
 	}{
 		{"tmp", "tmp", 0o777 | os.ModeSticky},
 		{"shm", "dev/shm", 0o777 | os.ModeSticky},
-		{"work", strings.TrimPrefix(sandboxWorkdir, "/"), 0o755},
+		{"work", strings.TrimPrefix(Workdir, "/"), 0o755},
 	}
 	for _, p := range parts {
 		src := filepath.Join(scratch, p.name)
@@ -311,7 +311,7 @@ func openProxyListener(st *initState) error {
 	if st.cfg.ProxyPort == 0 {
 		return nil
 	}
-	defer unix.Close(proxyChannelFD)
+	defer unix.Close(ProxyChannelFD)
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("socket: %w", err)
@@ -323,14 +323,14 @@ func openProxyListener(st *initState) error {
 	if err := unix.Listen(fd, 128); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if err := unix.Sendmsg(proxyChannelFD, []byte{1}, unix.UnixRights(fd), nil, 0); err != nil {
+	if err := unix.Sendmsg(ProxyChannelFD, []byte{1}, unix.UnixRights(fd), nil, 0); err != nil {
 		return fmt.Errorf("send the listener to the server: %w", err)
 	}
 	return nil
 }
 
 func setHostname(*initState) error {
-	return unix.Sethostname([]byte(sandboxHostname))
+	return unix.Sethostname([]byte(Hostname))
 }
 
 // dropPrivileges leaves the code with no capabilities and no way to gain
@@ -406,7 +406,7 @@ func closeInheritedFDs(*initState) error {
 	// setup status pipe (4) is already close-on-exec, and the code's stderr
 	// (5) moves to fd 2 just before exec. Whatever else the server
 	// inherited from its own parent stops here.
-	return unix.CloseRange(codeStderrFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	return unix.CloseRange(CodeStderrFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
 
 // execArgs are the interpreter's path, argv and environment as the kernel
@@ -424,8 +424,8 @@ func waitForCgroups(st *initState) error {
 		return nil
 	}
 	var b [1]byte
-	n, err := unix.Read(cgroupsJoinedFD, b[:])
-	unix.Close(cgroupsJoinedFD)
+	n, err := unix.Read(CgroupsJoinedFD, b[:])
+	unix.Close(CgroupsJoinedFD)
 	if n != 1 {
 		return fmt.Errorf("the server could not move the sandbox into its cgroups (%v)", err)
 	}
@@ -442,7 +442,7 @@ func prepareSeccompStep(st *initState) (err error) {
 	return err
 }
 
-func prepareExec(cfg *initConfig) (*execArgs, error) {
+func prepareExec(cfg *Config) (*execArgs, error) {
 	path, err := syscall.BytePtrFromString(cfg.Python)
 	if err != nil {
 		return nil, err
@@ -463,7 +463,7 @@ func prepareExec(cfg *initConfig) (*execArgs, error) {
 // that order and without allocating once the limits are set. Only a
 // failure returns.
 func execInterpreter(st *initState) error {
-	if err := unix.Chdir(sandboxWorkdir); err != nil {
+	if err := unix.Chdir(Workdir); err != nil {
 		return err
 	}
 	args, err := prepareExec(st.cfg)
@@ -481,7 +481,7 @@ func execInterpreter(st *initState) error {
 		}
 	}
 	// From here on, no allocation: a failure is reported by exit code.
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_DUP3, codeStderrFD, 2, 0); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_DUP3, CodeStderrFD, 2, 0); errno != 0 {
 		syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 126, 0, 0)
 	}
 	if errno := st.seccomp.load(); errno != 0 {
@@ -492,7 +492,7 @@ func execInterpreter(st *initState) error {
 		uintptr(unsafe.Pointer(&args.argv[0])),
 		uintptr(unsafe.Pointer(&args.env[0])))
 	// Still here: exec failed. Say so on the status pipe without allocating.
-	syscall.RawSyscall(syscall.SYS_WRITE, setupStatusFD, uintptr(unsafe.Pointer(&failed[0])), uintptr(len(failed)))
+	syscall.RawSyscall(syscall.SYS_WRITE, SetupStatusFD, uintptr(unsafe.Pointer(&failed[0])), uintptr(len(failed)))
 	syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 125, 0, 0)
 	return nil
 }
@@ -506,7 +506,7 @@ type rlimit struct {
 
 // rlimitTable lists the limits in the order they are set: the address
 // space last.
-func rlimitTable(r rlimits) []rlimit {
+func rlimitTable(r Rlimits) []rlimit {
 	return []rlimit{
 		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0, 0},
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, r.OpenFiles, r.OpenFiles},

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package sandboxinit
 
 import (
 	"fmt"
@@ -111,3 +111,7 @@ func (p *seccompProgram) load() unix.Errno {
 	_, _, errno := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&p.prog)))
 	return errno
 }
+
+// DeniedSyscallCount is how many system calls the filter denies by name,
+// for doctor's report.
+func DeniedSyscallCount() int { return len(deniedSyscalls) }

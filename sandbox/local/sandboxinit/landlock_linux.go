@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package sandboxinit
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ func landlockConfig() landlock.Config {
 func landlockRules() []landlock.Rule {
 	return []landlock.Rule{
 		landlock.RODirs("/"),
-		landlock.RWDirs("/tmp", sandboxWorkdir, "/dev/shm"),
+		landlock.RWDirs("/tmp", Workdir, "/dev/shm"),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full"),
 	}
 }
