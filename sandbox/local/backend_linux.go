@@ -234,6 +234,9 @@ type proc struct {
 	envelope chan []byte
 	// ready is closed when the harness waits for its code.
 	ready chan struct{}
+	// joined receives the outcome of moving the sandbox into its cgroups
+	// (nil at once without cgroups).
+	joined chan error
 	// done is closed once the sandbox's pid 1 is reaped; waitErr is then set.
 	done    chan struct{}
 	waitErr error
@@ -313,7 +316,6 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 		}
 		return nil, err
 	}
-	cfg.WaitForCgroups = cg != nil
 	// Runs once the sandbox is gone: its uid and cgroups are free again.
 	release := func() {
 		cg.remove()
@@ -336,9 +338,12 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 
 // spawn starts the init helper in new namespaces with its pipes wired.
 //
-// With cgroups, the parent moves the helper into them while it sets the
-// sandbox up (the move can wait for an RCU grace period) and tells it on
-// the cgroups-joined pipe; the helper waits for that before exec.
+// With cgroups, the parent moves the sandbox into them while it sets itself
+// up and the interpreter starts (a move waits for an RCU grace period, up
+// to several milliseconds, which is then off the critical path).
+// awaitSetup waits for the move too, so no code reaches a sandbox outside
+// its cgroups: before its code arrives the harness runs nothing, and it has
+// started no process.
 func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sandboxCgroup) (*proc, error) {
 	encoded, err := cfg.Encode()
 	if err != nil {
@@ -367,16 +372,11 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 			f.Close()
 		}
 	}
-	joinedR, joinedW, err := os.Pipe()
-	if err != nil {
-		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
-		return nil, fmt.Errorf("cgroups pipe: %w", err)
-	}
-	extra := []*os.File{envW, statusW, stderrW, joinedR}
+	extra := []*os.File{envW, statusW, stderrW}
 	var proxyParent, proxyChild *os.File
 	if cfg.ProxyPort != 0 {
 		if proxyParent, proxyChild, err = socketPair(); err != nil {
-			closeAll(envR, envW, statusR, statusW, stderrR, stderrW, joinedR, joinedW)
+			closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
 			return nil, fmt.Errorf("proxy channel: %w", err)
 		}
 		extra = append(extra, proxyChild)
@@ -387,6 +387,7 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 		stderr:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
 		envelope: make(chan []byte, 1),
 		ready:    make(chan struct{}),
+		joined:   make(chan error, 1),
 		done:     make(chan struct{}),
 		id:       newSandboxID(),
 		cleanup:  func() {},
@@ -407,31 +408,22 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 		WaitDelay: 2 * time.Second,
 	}
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		closeAll(envR, envW, statusR, statusW, stderrR, stderrW, joinedR, joinedW)
+		closeAll(envR, envW, statusR, statusW, stderrR, stderrW)
 		closeAll(p.proxyFiles(proxyChild)...)
 		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
 	err = b.track(p.cmd)
-	closeAll(envW, statusW, stderrW, joinedR)
+	closeAll(envW, statusW, stderrW)
 	if proxyChild != nil {
 		proxyChild.Close()
 	}
 	if err != nil {
-		closeAll(envR, statusR, stderrR, joinedW)
+		closeAll(envR, statusR, stderrR)
 		closeAll(p.proxyFiles(nil)...)
 		return nil, err
 	}
-	go func() {
-		defer joinedW.Close()
-		if cg == nil {
-			return
-		}
-		// On failure the pipe closes empty and the helper reports it as a
-		// failed setup step.
-		if cg.add(p.cmd.Process.Pid) == nil {
-			_, _ = joinedW.Write([]byte{1})
-		}
-	}()
+	pid := p.cmd.Process.Pid
+	go func() { p.joined <- cg.add(pid) }()
 	p.stderrCopied = make(chan struct{})
 	go func() {
 		defer close(p.stderrCopied)
@@ -481,6 +473,10 @@ func (p *proc) awaitSetup(ctx context.Context) error {
 	}
 	select {
 	case <-p.ready:
+		if err := p.awaitCgroups(ctx); err != nil {
+			p.kill()
+			return err
+		}
 		if err := p.receiveProxyListener(); err != nil {
 			p.kill()
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -491,6 +487,19 @@ func (p *proc) awaitSetup(ctx context.Context) error {
 		return fmt.Errorf("%w: the interpreter exited before it was ready: %s", ErrUnavailable, strings.TrimSpace(p.stderr.String()))
 	case <-ctx.Done():
 		p.kill()
+		return fmt.Errorf("sandbox setup: %w", ctx.Err())
+	}
+}
+
+// awaitCgroups waits until the sandbox is in its cgroups.
+func (p *proc) awaitCgroups(ctx context.Context) error {
+	select {
+	case err := <-p.joined:
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return nil
+	case <-ctx.Done():
 		return fmt.Errorf("sandbox setup: %w", ctx.Err())
 	}
 }

@@ -442,3 +442,46 @@ float(round((a @ a.T).trace(), 3))`})
 		t.Fatalf("numpy in the sandbox: %s %s %+v\n%s", res.Status, resultString(res), res.Error, res.Stderr)
 	}
 }
+
+// TestCodeRunsInsideItsCgroups: the server moves each sandbox into its
+// memory and pids cgroups while the interpreter starts; the code, and what
+// it starts, must only ever run inside them — built on demand or warm.
+func TestCodeRunsInsideItsCgroups(t *testing.T) {
+	if newBackend(t).CgroupParents() == nil {
+		t.Skip("no cgroups for this server (rootless)")
+	}
+	warm, err := local.New(context.Background(), local.Options{
+		Python: os.Getenv("AIRLOCK_TEST_PYTHON"), WarmSandboxes: 1, WarmLimits: limits(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer warm.Close()
+	if err := warm.WaitWarm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code := `import subprocess
+print(open("/proc/self/cgroup").read())
+print(subprocess.run(["cat", "/proc/self/cgroup"], capture_output=True, text=True).stdout)`
+	for _, tc := range []struct {
+		name    string
+		backend *local.Backend
+	}{{"on demand", newBackend(t)}, {"warm", warm}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := tc.backend.Execute(context.Background(), sandbox.Request{Code: code, Limits: limits()})
+			if err != nil || res.Status != sandbox.StatusOK {
+				t.Fatalf("%v %+v", err, res)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+				_, controllers, _ := strings.Cut(line, ":")
+				ctrl, path, _ := strings.Cut(controllers, ":")
+				if (ctrl == "memory" || ctrl == "pids") && !strings.Contains(path, "/airlock-sandboxes/") {
+					t.Errorf("code runs outside its %s cgroup: %s", ctrl, line)
+				}
+			}
+			if n := strings.Count(res.Stdout, "/airlock-sandboxes/"); n != 4 {
+				t.Errorf("want the memory and pids cgroups of the code and its child, got %d lines naming them:\n%s", n, res.Stdout)
+			}
+		})
+	}
+}

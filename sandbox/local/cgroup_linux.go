@@ -30,8 +30,11 @@ const cgroupDirName = "airlock-sandboxes"
 type cgroups struct {
 	memParent  string // <memory mount>/<own cgroup>/airlock-sandboxes
 	pidsParent string // <pids mount>/<own cgroup>/airlock-sandboxes
-	seq        atomic.Uint64
 }
+
+// cgroupSeq numbers the sandboxes' cgroups, "<server pid>-<seq>", across
+// every Backend of the process, so that two backends never pick one name.
+var cgroupSeq atomic.Uint64
 
 // detectCgroups finds writable cgroup v1 memory and pids hierarchies and
 // prepares the parent directories. The string says why not, when it
@@ -123,7 +126,7 @@ func (c *cgroups) create(l sandbox.Limits) (*sandboxCgroup, error) {
 	if c == nil {
 		return nil, nil
 	}
-	name := fmt.Sprintf("%d-%d", os.Getpid(), c.seq.Add(1))
+	name := fmt.Sprintf("%d-%d", os.Getpid(), cgroupSeq.Add(1))
 	s := &sandboxCgroup{mem: filepath.Join(c.memParent, name), pids: filepath.Join(c.pidsParent, name)}
 	for _, dir := range []string{s.mem, s.pids} {
 		if err := os.Mkdir(dir, 0o755); err != nil {

@@ -31,16 +31,10 @@ const (
 	// CodeStderrFD is the stderr the interpreter gets: the helper moves it
 	// to fd 2 as its last step.
 	CodeStderrFD = 5
-	// CgroupsJoinedFD is the read end of a pipe on which the parent writes
-	// one byte once it has moved the helper into the sandbox's cgroups; the
-	// helper waits for it before exec, so the interpreter and everything it
-	// starts are born inside them. EOF without the byte means the move
-	// failed.
-	CgroupsJoinedFD = 6
 	// ProxyChannelFD is one end of a unix socket pair on which the helper
 	// sends the parent the proxy's listening socket, opened inside the
 	// sandbox's network namespace. Present only when ProxyPort is set.
-	ProxyChannelFD = 7
+	ProxyChannelFD = 6
 )
 
 // Paths and names inside the sandbox.
@@ -64,8 +58,6 @@ type Config struct {
 	// root. Unused when rootless.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
-	// WaitForCgroups makes the helper wait on CgroupsJoinedFD before exec.
-	WaitForCgroups bool `json:"wait_for_cgroups"`
 	// Binds are host directories made visible read-only at the same path.
 	Binds []string `json:"binds"`
 	// FileBinds are host files made visible read-only at the same path

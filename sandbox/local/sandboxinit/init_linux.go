@@ -74,7 +74,6 @@ var initSteps = []initStep{
 	{"close inherited descriptors", closeInheritedFDs},
 	{"prepare landlock ruleset", prepareLandlockStep},
 	{"prepare seccomp filter", prepareSeccompStep},
-	{"wait to be in the sandbox's cgroups", waitForCgroups},
 	{"apply landlock, rlimits and seccomp, and exec the interpreter", execInterpreter},
 }
 
@@ -417,19 +416,6 @@ type execArgs struct {
 	path *byte
 	argv []*byte
 	env  []*byte
-}
-
-func waitForCgroups(st *initState) error {
-	if !st.cfg.WaitForCgroups {
-		return nil
-	}
-	var b [1]byte
-	n, err := unix.Read(CgroupsJoinedFD, b[:])
-	unix.Close(CgroupsJoinedFD)
-	if n != 1 {
-		return fmt.Errorf("the server could not move the sandbox into its cgroups (%v)", err)
-	}
-	return nil
 }
 
 func prepareLandlockStep(st *initState) (err error) {
