@@ -409,7 +409,7 @@ func TestRemoteLoad(t *testing.T) {
 	}
 	// Orphans would have left the process tree; where cgroups are in use,
 	// their cgroup names this server.
-	left := processesInCgroup(fmt.Sprintf("/airlock-sandboxes/%d-", server))
+	left := processesWhose("cgroup", fmt.Sprintf("/airlock-sandboxes/%d-", server))
 	for _, pid := range before {
 		if b, err := os.ReadFile("/proc/" + pid + "/cmdline"); err == nil && strings.Contains(string(b), "AIRLOCK-HARNESS") {
 			left = append(left, pid)

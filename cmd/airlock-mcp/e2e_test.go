@@ -253,12 +253,15 @@ func waitFor(limit time.Duration, cond func() bool) bool {
 }
 
 // processesWith lists host processes whose command line contains marker.
-func processesWith(marker string) []string {
+func processesWith(marker string) []string { return processesWhose("cmdline", marker) }
+
+// processesWhose lists host processes whose /proc/PID/file contains part.
+func processesWhose(file, part string) []string {
 	var found []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), marker) {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), file))
+		if err == nil && strings.Contains(string(b), part) {
 			found = append(found, e.Name())
 		}
 	}
@@ -291,19 +294,6 @@ func descendantsWith(pid int, marker string) []string {
 				found = append(found, p)
 				break
 			}
-		}
-	}
-	return found
-}
-
-// processesInCgroup lists the processes whose cgroup path contains part.
-func processesInCgroup(part string) []string {
-	var found []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		if err == nil && strings.Contains(string(b), part) {
-			found = append(found, e.Name())
 		}
 	}
 	return found

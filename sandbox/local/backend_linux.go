@@ -422,8 +422,11 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 		closeAll(p.proxyFiles(nil)...)
 		return nil, err
 	}
-	pid := p.cmd.Process.Pid
-	go func() { p.joined <- cg.add(pid) }()
+	pid, moved := p.cmd.Process.Pid, make(chan struct{})
+	go func() {
+		defer close(moved)
+		p.joined <- cg.add(pid)
+	}()
 	p.stderrCopied = make(chan struct{})
 	go func() {
 		defer close(p.stderrCopied)
@@ -443,6 +446,9 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 		p.envelope <- data
 	}()
 	go func() {
+		// Unreaped, the pid cannot name another process while it is
+		// being moved into the cgroups.
+		<-moved
 		p.waitErr = p.cmd.Wait()
 		b.untrack(p.cmd)
 		close(p.done)
