@@ -3,6 +3,7 @@ package sandbox
 import (
 	"crypto/rand"
 	_ "embed" // for the harness source
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,12 +39,40 @@ const (
 // backends that start sandboxes ahead of calls read it to know a sandbox is
 // warm. It may be the envelope fd; the byte then precedes the envelope, and
 // the backend reads it off before ReadEnvelope. 0 sends no signal.
-func HarnessArgs(readyFD int) []string {
-	args := []string{"-I", "-S", "-u", "-B", "-c", harnessSource}
+func HarnessArgs(readyFD int) []string { return interpreterArgs(harnessSource, readyFD) }
+
+// interpreterArgs runs program with the harness's flags and ready fd.
+func interpreterArgs(program string, readyFD int) []string {
+	args := []string{"-I", "-S", "-u", "-B", "-c", program}
 	if readyFD > 2 {
 		args = append(args, strconv.Itoa(readyFD))
 	}
 	return args
+}
+
+// HarnessCompiler returns the arguments (after the interpreter path) and the
+// standard input of a run that compiles the harness and writes its code
+// object, in the marshal format of that interpreter, on stdout: the code
+// argument of PrecompiledHarnessArgs.
+func HarnessCompiler() (args []string, stdin []byte) {
+	const compile = `import marshal, sys
+source = sys.stdin.buffer.read().decode("utf-8")
+sys.stdout.buffer.write(marshal.dumps(compile(source, "<string>", "exec", dont_inherit=True)))`
+	return []string{"-I", "-S", "-B", "-c", compile}, []byte(harnessSource)
+}
+
+// PrecompiledHarnessArgs is HarnessArgs for an interpreter that compiled the
+// harness ahead (see HarnessCompiler): it loads the code object instead of
+// compiling the harness's source at every start, which costs about 2 ms.
+// code must come from the very interpreter binary that will run it (the
+// marshal format is private to a Python version); the harness runs exactly
+// as with HarnessArgs, under the same file name.
+func PrecompiledHarnessArgs(code []byte, readyFD int) []string {
+	// a2b_base64 and marshal are built into the interpreter: loading them
+	// reads no file.
+	loader := "import marshal, binascii\nexec(marshal.loads(binascii.a2b_base64(b\"" +
+		base64.StdEncoding.EncodeToString(code) + "\")))"
+	return interpreterArgs(loader, readyFD)
 }
 
 // ReadyByte is what the harness writes on its ready fd (see HarnessArgs).

@@ -46,10 +46,11 @@ type harnessRun struct {
 	nonce    string
 }
 
-// runHarness runs code through the harness as a backend would and
-// finalizes the result. opts.EnvelopeFD is forced to 3; opts.MaxReprBytes
-// defaults to ReprLimit(limits).
-func runHarness(t *testing.T, code string, opts HarnessOptions, limits Limits) harnessRun {
+// runHarness runs code through the harness started with args (HarnessArgs
+// or PrecompiledHarnessArgs) as a backend would and finalizes the result.
+// opts.EnvelopeFD is forced to 3; opts.MaxReprBytes defaults to
+// ReprLimit(limits).
+func runHarness(t *testing.T, args []string, code string, opts HarnessOptions, limits Limits) harnessRun {
 	t.Helper()
 	py := testPython(t)
 	if limits.MaxOutputBytes == 0 {
@@ -69,7 +70,7 @@ func runHarness(t *testing.T, code string, opts HarnessOptions, limits Limits) h
 
 	ctx, cancel := context.WithTimeout(context.Background(), limits.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, HarnessArgs(0)...)
+	cmd := exec.CommandContext(ctx, py, args...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = bytes.NewReader(inv.Stdin)
@@ -125,6 +126,20 @@ func runHarness(t *testing.T, code string, opts HarnessOptions, limits Limits) h
 		envelope: env.data,
 		nonce:    inv.Nonce,
 	}
+}
+
+// compileHarness compiles the harness with the test interpreter, as the
+// local backend does at startup.
+func compileHarness(t *testing.T) []byte {
+	t.Helper()
+	args, stdin := HarnessCompiler()
+	cmd := exec.Command(testPython(t), args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	code, err := cmd.Output()
+	if err != nil || len(code) == 0 {
+		t.Fatalf("compile the harness: %v", err)
+	}
+	return code
 }
 
 func strp(s string) *string { return &s }
@@ -459,54 +474,63 @@ pickle.loads(pickle.dumps(Point())).__class__.__name__`,
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			run := runHarness(t, tc.code, tc.opts, tc.limits)
-			res := run.res
-			defer func() {
-				if t.Failed() {
-					t.Logf("result: %s\nenvelope: %q", resultJSON(res), run.envelope)
+	forms := []struct {
+		name string
+		args []string
+	}{
+		{"source", HarnessArgs(0)},
+		{"precompiled", PrecompiledHarnessArgs(compileHarness(t), 0)},
+	}
+	for _, form := range forms {
+		for _, tc := range tests {
+			t.Run(form.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				run := runHarness(t, form.args, tc.code, tc.opts, tc.limits)
+				res := run.res
+				defer func() {
+					if t.Failed() {
+						t.Logf("result: %s\nenvelope: %q", resultJSON(res), run.envelope)
+					}
+				}()
+				if res.Status != tc.want.status {
+					t.Errorf("status = %q, want %q", res.Status, tc.want.status)
 				}
-			}()
-			if res.Status != tc.want.status {
-				t.Errorf("status = %q, want %q", res.Status, tc.want.status)
-			}
-			switch {
-			case tc.want.exitCode == nil && res.ExitCode != nil:
-				t.Errorf("exit_code = %d, want null", *res.ExitCode)
-			case tc.want.exitCode != nil && (res.ExitCode == nil || *res.ExitCode != *tc.want.exitCode):
-				t.Errorf("exit_code = %v, want %d", res.ExitCode, *tc.want.exitCode)
-			}
-			switch {
-			case tc.want.result == nil && res.Result != nil && !tc.want.anyResult:
-				t.Errorf("result = %q, want null", *res.Result)
-			case tc.want.result != nil && (res.Result == nil || *res.Result != *tc.want.result):
-				t.Errorf("result = %v, want %q", res.Result, *tc.want.result)
-			}
-			switch {
-			case tc.want.errType == "" && res.Error != nil:
-				t.Errorf("error = %+v, want null", *res.Error)
-			case tc.want.errType != "" && (res.Error == nil || res.Error.Type != tc.want.errType):
-				t.Errorf("error = %+v, want type %q", res.Error, tc.want.errType)
-			}
-			if tc.want.stdout != nil && res.Stdout != *tc.want.stdout {
-				t.Errorf("stdout = %q, want %q", res.Stdout, *tc.want.stdout)
-			}
-			if tc.want.stderr != nil && res.Stderr != *tc.want.stderr {
-				t.Errorf("stderr = %q, want %q", res.Stderr, *tc.want.stderr)
-			}
-			if !utf8.ValidString(res.Stdout) || !utf8.ValidString(res.Stderr) {
-				t.Error("output is not valid UTF-8")
-			}
-			if res.Backend != "test" {
-				t.Errorf("backend = %q", res.Backend)
-			}
-			validateResult(t, res)
-			if tc.check != nil {
-				tc.check(t, run)
-			}
-		})
+				switch {
+				case tc.want.exitCode == nil && res.ExitCode != nil:
+					t.Errorf("exit_code = %d, want null", *res.ExitCode)
+				case tc.want.exitCode != nil && (res.ExitCode == nil || *res.ExitCode != *tc.want.exitCode):
+					t.Errorf("exit_code = %v, want %d", res.ExitCode, *tc.want.exitCode)
+				}
+				switch {
+				case tc.want.result == nil && res.Result != nil && !tc.want.anyResult:
+					t.Errorf("result = %q, want null", *res.Result)
+				case tc.want.result != nil && (res.Result == nil || *res.Result != *tc.want.result):
+					t.Errorf("result = %v, want %q", res.Result, *tc.want.result)
+				}
+				switch {
+				case tc.want.errType == "" && res.Error != nil:
+					t.Errorf("error = %+v, want null", *res.Error)
+				case tc.want.errType != "" && (res.Error == nil || res.Error.Type != tc.want.errType):
+					t.Errorf("error = %+v, want type %q", res.Error, tc.want.errType)
+				}
+				if tc.want.stdout != nil && res.Stdout != *tc.want.stdout {
+					t.Errorf("stdout = %q, want %q", res.Stdout, *tc.want.stdout)
+				}
+				if tc.want.stderr != nil && res.Stderr != *tc.want.stderr {
+					t.Errorf("stderr = %q, want %q", res.Stderr, *tc.want.stderr)
+				}
+				if !utf8.ValidString(res.Stdout) || !utf8.ValidString(res.Stderr) {
+					t.Error("output is not valid UTF-8")
+				}
+				if res.Backend != "test" {
+					t.Errorf("backend = %q", res.Backend)
+				}
+				validateResult(t, res)
+				if tc.check != nil {
+					tc.check(t, run)
+				}
+			})
+		}
 	}
 }
 

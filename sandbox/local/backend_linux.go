@@ -25,7 +25,9 @@ import (
 
 // Backend runs each execution in a fresh local sandbox.
 type Backend struct {
-	interp   *Interpreter
+	interp *Interpreter
+	// argv starts the harness in a sandbox, with its code precompiled.
+	argv     []string
 	rootless bool
 	layout   layout
 	uids     *uidPool
@@ -71,6 +73,10 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Network != nil {
 		lay.env = append(lay.env, proxyEnv()...)
 	}
+	harness, err := compileHarness(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot find own executable for the init helper: %w", ErrUnavailable, err)
@@ -81,6 +87,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b := &Backend{
 		interp:   in,
+		argv:     append([]string{in.Executable}, sandbox.PrecompiledHarnessArgs(harness, sandboxinit.EnvelopeFD)...),
 		rootless: os.Geteuid() != 0,
 		layout:   lay,
 		uids:     newUIDPool(base),
@@ -288,7 +295,7 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 		Symlinks:     b.layout.symlinks,
 		ScratchBytes: limits.MaxFileBytes,
 		Python:       b.interp.Executable,
-		Argv:         append([]string{b.interp.Executable}, sandbox.HarnessArgs(sandboxinit.EnvelopeFD)...),
+		Argv:         b.argv,
 		Env:          b.layout.env,
 		Rlimits: sandboxinit.Rlimits{
 			AddressSpace: uint64(limits.MemoryBytes),

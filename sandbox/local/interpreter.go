@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
 // Interpreter describes a Python interpreter as it reported itself: the real
@@ -92,6 +94,29 @@ func probeInterpreter(ctx context.Context, path string) (*Interpreter, error) {
 	}
 	in.Prefixes = dedupe(in.Prefixes)
 	return in, nil
+}
+
+// compileHarness has the interpreter compile the harness once, so that each
+// sandbox loads the code object instead of compiling the harness's source
+// at every start (see sandbox.PrecompiledHarnessArgs). Like the probe, it
+// runs the operator's interpreter outside any sandbox, on the server's own
+// input; it runs in.Executable, the binary the sandboxes run, since the
+// code object's format is private to one Python version.
+func compileHarness(ctx context.Context, in *Interpreter) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	args, stdin := sandbox.HarnessCompiler()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, in.Executable, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stdin), &stdout, &stderr
+	cmd.Env = []string{"LANG=C.UTF-8"}
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("interpreter %s cannot compile the harness: %w: %s", in.Executable, err, strings.TrimSpace(stderr.String()))
+	}
+	if stdout.Len() == 0 {
+		return nil, fmt.Errorf("interpreter %s compiled the harness to nothing", in.Executable)
+	}
+	return stdout.Bytes(), nil
 }
 
 // forbiddenBindRoots are host directories the sandbox must never see whole,
