@@ -3,7 +3,6 @@ package sandbox
 import (
 	"crypto/rand"
 	_ "embed" // for the harness source
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,10 +67,9 @@ sys.stdout.buffer.write(marshal.dumps(compile(source, "<string>", "exec", dont_i
 // marshal format is private to a Python version); the harness runs exactly
 // as with HarnessArgs, under the same file name.
 func PrecompiledHarnessArgs(code []byte, readyFD int) []string {
-	// a2b_base64 and marshal are built into the interpreter: loading them
-	// reads no file.
-	loader := "import marshal, binascii\nexec(marshal.loads(binascii.a2b_base64(b\"" +
-		base64.StdEncoding.EncodeToString(code) + "\")))"
+	// marshal is built into every interpreter and bytes.fromhex needs no
+	// import: loading the harness opens no file.
+	loader := "import marshal\nexec(marshal.loads(bytes.fromhex(\"" + hex.EncodeToString(code) + "\")))"
 	return interpreterArgs(loader, readyFD)
 }
 
