@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of airlock-mcp: formatting and vet, the whole Go suite
 # (unit, integration on real sandboxes, end to end on the built binary with
-# the official MCP Go SDK client and the MCP Inspector CLI), and the sandbox
-# integration tests again as an ordinary user, so both the root and the
-# rootless paths of the local backend are exercised.
+# the official MCP Go SDK client and the MCP Inspector CLI), the concurrent
+# packages and the end-to-end tests again under the race detector, and the
+# sandbox integration tests again as an ordinary user, so both the root and
+# the rootless paths of the local backend are exercised.
 #
 # Usage: scripts/test.sh            (from the repository root; Linux)
 set -euo pipefail
@@ -36,6 +37,10 @@ if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     echo "note: python3-numpy is not installed and cannot be (not root): TestNumpyUnderTheSandbox will skip"
   fi
 fi
+# A C compiler for the race detector (cgo).
+if ! command -v gcc >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev) >/dev/null
+fi
 
 echo "== MCP Inspector CLI (npm)"
 inspector_dir=".cache/inspector"
@@ -47,6 +52,17 @@ export AIRLOCK_INSPECTOR="$PWD/$inspector_dir/node_modules/.bin/mcp-inspector"
 
 echo "== go test (as $(id -un))"
 go test -count=1 ./...
+
+if command -v gcc >/dev/null && [ "$(go env CGO_ENABLED)" = 1 ]; then
+  echo "== race detector: the concurrent packages, then the end-to-end tests on a -race build"
+  go test -race -count=1 ./server/... ./sandbox/... ./tools/
+  go build -race -o "$work/airlock-mcp-race" ./cmd/airlock-mcp
+  chmod 755 "$work/airlock-mcp-race"
+  # The first race ends the server, which fails the test that drove it.
+  GORACE=halt_on_error=1 AIRLOCK_BIN="$work/airlock-mcp-race" go test -count=1 ./cmd/airlock-mcp
+else
+  echo "note: no C compiler (cgo): the race detector does not run"
+fi
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   echo "== sandbox integration tests as an ordinary user (uid 65534, rootless)"

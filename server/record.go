@@ -80,6 +80,7 @@ func (rc *recorder) record(ctx context.Context, req mcp.CallToolRequest, receive
 	if s := mcpserver.ClientSessionFromContext(ctx); s != nil {
 		session = s.SessionID()
 	}
+	output := toolOutput(res)
 	r := audit.Record{
 		Time:          received,
 		Client:        client,
@@ -93,9 +94,9 @@ func (rc *recorder) record(ctx context.Context, req mcp.CallToolRequest, receive
 		Backend:       rc.backend,
 		Status:        status,
 		DurationMS:    float64(d.Microseconds()) / 1000,
-		// Hashed by the audit writer: the result is not changed once
-		// returned, only encoded.
-		HashOutput: func() string { return outputHash(res, callErr) },
+		// Hashed by the audit writer, from a copy: mcp-go decorates the
+		// result in place (resultType, _meta) once it leaves the middleware.
+		HashOutput: func() string { return outputHash(output, callErr) },
 	}
 	if o.Denied || status == tools.OutcomeRateLimited || status == tools.OutcomeInvalid {
 		r.Decision, r.Reason = audit.DecisionDenied, o.Reason
@@ -123,7 +124,21 @@ func callStatus(o tools.CallOutcome, res *mcp.CallToolResult, err error) string 
 	return string(sandbox.StatusOK)
 }
 
-// outputHash is the hex SHA-256 of the result as returned to the client.
+// toolOutput copies what the tool returned, without the protocol's
+// decoration (resultType, _meta) that the server adds to res in place after
+// the middleware, possibly while the audit writer reads the copy. Content
+// and structured content are shared: nothing changes them once returned.
+func toolOutput(res *mcp.CallToolResult) *mcp.CallToolResult {
+	if res == nil {
+		return nil
+	}
+	out := *res
+	out.Meta, out.ResultType = nil, ""
+	return &out
+}
+
+// outputHash is the hex SHA-256 of the tool's result (see toolOutput) as
+// encoded for the client.
 func outputHash(res *mcp.CallToolResult, err error) string {
 	var b []byte
 	if err != nil {

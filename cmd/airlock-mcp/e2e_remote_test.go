@@ -382,7 +382,7 @@ func TestRemoteLoad(t *testing.T) {
 	}
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
-		t.Fatalf("%d of %d calls failed", n, perWorker*workers)
+		t.Fatalf("%d of %d calls failed; the server logged:\n%s", n, perWorker*workers, r.stderr)
 	}
 	metrics := scrape(t, r, "ci")
 	want := fmt.Sprintf(`airlock_tool_calls_total{backend="local",status="ok",tool="execute_python"} %d`, perWorker*workers)
