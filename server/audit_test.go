@@ -52,15 +52,14 @@ func TestAuditedConcurrentCalls(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
+			if rep, err := audit.VerifyFile(path); err != nil || rep.Records != calls {
+				t.Fatalf("verify: %+v %v", rep, err)
+			}
 			f, err := os.Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			if rep, err := audit.Verify(f); err != nil || rep.Records != calls {
-				t.Fatalf("verify: %+v %v", rep, err)
-			}
-			f.Seek(0, 0)
 			codes, outputs := map[string]bool{}, map[string]bool{}
 			for sc := bufio.NewScanner(f); sc.Scan(); {
 				var r audit.Record

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/airlock-mcp/airlock-mcp/server/audit"
@@ -51,13 +50,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 
 // auditVerify verifies the log at path and prints the verdict.
 func auditVerify(path string, stdout, stderr io.Writer) int {
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "airlock-mcp: audit verify: %v\n", err)
-		return 1
-	}
-	defer f.Close()
-	rep, err := audit.Verify(f)
+	rep, err := audit.VerifyFile(path)
 	if be, ok := errors.AsType[*audit.BreakError](err); ok {
 		fmt.Fprintf(stdout, "audit log %s: chain BROKEN at %v\n", path, be)
 		if rep.Records > 0 {
@@ -67,7 +60,7 @@ func auditVerify(path string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "airlock-mcp: audit verify %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "airlock-mcp: audit verify: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "audit log %s: %s, chain intact, head sha256:%s\n", path, recordCount(rep.Records), rep.Head)

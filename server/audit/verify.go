@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Report is what Verify found.
@@ -153,4 +154,19 @@ func readLine(br *bufio.Reader, buf []byte) (line []byte, complete bool, err err
 			return buf, false, err
 		}
 	}
+}
+
+// VerifyFile is Verify of the log at path; errors other than a
+// *BreakError name the path.
+func VerifyFile(path string) (Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Report{Head: ZeroHash}, err
+	}
+	defer f.Close()
+	rep, err := Verify(f)
+	if _, broken := errors.AsType[*BreakError](err); err != nil && !broken {
+		err = fmt.Errorf("read %s: %w", path, err)
+	}
+	return rep, err
 }

@@ -48,12 +48,7 @@ func TestWriteConcurrentlyThenVerify(t *testing.T) {
 		t.Errorf("Head seq = %d, want %d", seq, n)
 	}
 
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Verify(f)
+	rep, err := VerifyFile(path)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -116,12 +111,7 @@ func TestReopenContinuesTheChain(t *testing.T) {
 	if r6.Seq != 6 || r6.Prev != head1 || head1 != SHA256Hex(lines[4]) {
 		t.Errorf("first appended record: seq %d prev %s, want 6 and the hash of line 5 %s", r6.Seq, r6.Prev, head1)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Verify(f)
+	rep, err := VerifyFile(path)
 	if err != nil {
 		t.Fatalf("Verify over both runs: %v", err)
 	}
@@ -254,12 +244,7 @@ func TestCloseWhileWriting(t *testing.T) {
 	}
 	closers.Wait()
 	wg.Wait()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := Verify(f)
+	rep, err := VerifyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
