@@ -124,9 +124,9 @@ func startProxy(t testing.TB, n policy.Network, tweak ...func(*Config)) *proxy {
 // url is the proxy's URL, as the sandbox sees it in HTTP_PROXY.
 func (p *proxy) url() string { return "http://" + p.addr }
 
-// connect sends CONNECT target on a new connection and returns the
-// connection and the proxy's answer (its body read, for a refusal).
-func (p *proxy) connect(t testing.TB, target string) (net.Conn, *bufio.Reader, *http.Response, string) {
+// dial opens a client connection to the proxy, closed when the test ends,
+// with a 10 s deadline so a test cannot hang on it.
+func (p *proxy) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
@@ -134,10 +134,17 @@ func (p *proxy) connect(t testing.TB, target string) (net.Conn, *bufio.Reader, *
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// connect sends CONNECT target on a new connection and returns the
+// connection and the proxy's answer (its body read, for a refusal).
+func (p *proxy) connect(t testing.TB, target string) (net.Conn, *bufio.Reader, *http.Response, string) {
+	t.Helper()
+	c, br := p.dial(t)
 	if _, err := io.WriteString(c, "CONNECT "+target+" HTTP/1.1\r\nHost: "+target+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		t.Fatalf("reading the answer to CONNECT %s: %v", target, err)

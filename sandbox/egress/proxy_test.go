@@ -142,13 +142,7 @@ func TestPlainHTTP(t *testing.T) {
 	srvPort := strconv.Itoa(port(t, srv.Listener.Addr().String()))
 	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
 
-	c, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := p.dial(t)
 	exchange := func(raw string) (*http.Response, string) {
 		t.Helper()
 		if _, err := io.WriteString(c, raw); err != nil {
@@ -285,13 +279,7 @@ func TestExpectContinueAndStreaming(t *testing.T) {
 	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
 	u := "api.test:" + strconv.Itoa(port(t, srv.Listener.Addr().String()))
 
-	c, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := p.dial(t)
 	io.WriteString(c, "POST http://"+u+"/upload HTTP/1.1\r\nHost: "+u+"\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
 	line, err := br.ReadString('\n')
 	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
@@ -797,14 +785,8 @@ func TestBadRequests(t *testing.T) {
 		{"non-ASCII URL host", "GET http://\u212Api.test/ HTTP/1.1\r\n\r\n", 400, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", p.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c, br := p.dial(t)
 			go io.WriteString(c, tc.raw)
-			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatal(err)
