@@ -15,6 +15,15 @@ work="$(mktemp -d /tmp/airlock-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"
 
+echo "== repository hygiene"
+# No build outputs in git: a tracked file over 1 MiB is almost always one.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  large="$(git ls-files -z | xargs -0 -r stat -c '%s %n' -- 2>/dev/null | awk '$1 > 1048576 {print "  " $2 " (" $1 " bytes)"}')"
+  if [ -n "$large" ]; then
+    echo "tracked files over 1 MiB (build outputs belong in .gitignore):"; echo "$large"; exit 1
+  fi
+fi
+
 echo "== gofmt, go vet"
 unformatted="$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"
 if [ -n "$unformatted" ]; then
