@@ -115,8 +115,6 @@ type Network struct {
 	// cannot report them, each destination the static check found), in
 	// order.
 	Connections []Connection `json:"connections"`
-	// Dropped counts attempts not listed because the list was full.
-	Dropped int `json:"dropped,omitempty"`
 	// Note says in a sentence what the ledger does and does not cover.
 	Note string `json:"note,omitempty"`
 }
@@ -143,6 +141,11 @@ type Connection struct {
 	BytesIn  int64 `json:"bytes_in"`
 	// Error describes an upstream failure after the connection was allowed.
 	Error string `json:"error,omitempty"`
+	// Count, when not 0, is how many attempts this entry summarises: the
+	// Airlock proxy lists attempts that made no connection one by one only
+	// up to a bound, then counts further ones per destination (and beyond
+	// that, per rule, without a host). 0 means one attempt.
+	Count int `json:"count,omitempty"`
 }
 
 // Backend runs Python code in a sandbox.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,9 +16,6 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
-
-// stdioClient is the client identity of the one client on stdio.
-const stdioClient = "stdio"
 
 // recorder audits and counts every tool call.
 type recorder struct {
@@ -159,18 +157,19 @@ func networkSummary(n *sandbox.Network) *audit.NetworkSummary {
 		if c.Method == "static" {
 			continue
 		}
-		s.Attempts++
+		// A summarised entry stands for Count attempts to one destination.
+		attempts := max(c.Count, 1)
+		s.Attempts += attempts
 		s.BytesOut += c.BytesOut
 		s.BytesIn += c.BytesIn
 		if c.Allowed {
-			s.Allowed++
+			s.Allowed += attempts
 			continue
 		}
-		s.Denied++
-		if len(s.HostsDenied) < audit.MaxHostsDenied {
+		s.Denied += attempts
+		if c.Host != "" && len(s.HostsDenied) < audit.MaxHostsDenied && !slices.Contains(s.HostsDenied, c.Host) {
 			s.HostsDenied = append(s.HostsDenied, c.Host)
 		}
 	}
-	s.Attempts += n.Dropped
 	return s
 }

@@ -57,8 +57,8 @@ func TestOutputSchemaMatchesResult(t *testing.T) {
 	none := &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
 	proxied := &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{
 		{Host: "pypi.org", Port: 443, Method: "CONNECT", Address: "151.101.0.223:443", Allowed: true, Rule: "network.allow[0] (host pypi.org, port 443)", BytesOut: 517, BytesIn: 4096},
-		{Host: "evil.test", Port: 443, Method: "CONNECT", Rule: "network.allow (no rule matches)", Reason: "Connection to evil.test:443 refused: ..."},
-	}, Dropped: 3}
+		{Host: "evil.test", Port: 443, Method: "CONNECT", Rule: "network.allow (no rule matches)", Reason: "Connection to evil.test:443 refused: ...", Count: 3},
+	}}
 	static := &sandbox.Network{Enforcement: sandbox.EnforcementAdvisory, Connections: []sandbox.Connection{
 		{Host: "pypi.org", Method: "static", Allowed: true, Rule: "network.allow[0] (host pypi.org, port 443)"},
 	}, Note: "Modal does not report connections."}

@@ -60,27 +60,41 @@ func networkText(n *sandbox.Network) string {
 		return ""
 	}
 	var lines []string
-	refused := 0
+	refused, more := 0, 0
 	for _, c := range n.Connections {
 		if c.Allowed || c.Method == "static" { // a static finding was never attempted
 			continue
 		}
-		refused++
-		if refused <= maxRefusalLines {
-			why := c.Reason
-			if why == "" {
-				why = "Connection to " + c.Host + portSuffix(c.Port) + " refused by " + c.Rule + "."
-			}
-			lines = append(lines, "[network] "+why)
+		attempts := max(c.Count, 1) // a summarised entry stands for Count attempts
+		refused += attempts
+		if len(lines) == maxRefusalLines {
+			more += attempts
+			continue
 		}
+		why := c.Reason
+		if why == "" {
+			why = "Connection to " + c.Host + portSuffix(c.Port) + " refused by " + c.Rule + "."
+		}
+		if attempts > 1 {
+			why += " (" + strconv.Itoa(attempts) + " attempts)"
+		}
+		lines = append(lines, "[network] "+why)
 	}
-	if refused > maxRefusalLines {
-		lines = append(lines, "[network] "+strconv.Itoa(refused-maxRefusalLines)+" more refused connections (see network.connections)")
+	if more > 0 {
+		lines = append(lines, "[network] "+strconv.Itoa(more)+" more refused "+plural(more, "connection", "connections")+" (see network.connections)")
 	}
 	if refused > 0 {
 		lines = append(lines, "[network] these refusals are the operator's policy; do not try to reach these hosts another way.")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// plural picks the form of a noun for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func portSuffix(port int) string {

@@ -20,6 +20,21 @@ func TestResultText(t *testing.T) {
 			want: "(no output)",
 		},
 		{
+			name: "summarised refusals count every attempt",
+			in: sandbox.Result{Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{
+				{Host: "a.test", Port: 443, Method: "CONNECT", Reason: "A refused."},
+				{Host: "b.test", Port: 443, Method: "CONNECT", Reason: "B refused.", Count: 5},
+				{Host: "ok.test", Port: 443, Method: "CONNECT", Allowed: true},
+				{Host: "c.test", Port: 80, Method: "GET", Rule: "network.allow (no rule matches)"},
+				{Host: "d.test", Port: 443, Method: "CONNECT", Reason: "D refused.", Count: 2},
+				{Host: "e.test", Port: 443, Method: "CONNECT", Reason: "E refused."},
+			}}},
+			want: "[network] A refused.\n[network] B refused. (5 attempts)\n" +
+				"[network] Connection to c.test:80 refused by network.allow (no rule matches).\n" +
+				"[network] 3 more refused connections (see network.connections)\n" +
+				"[network] these refusals are the operator's policy; do not try to reach these hosts another way.",
+		},
+		{
 			name: "stdout only",
 			in:   sandbox.Result{Status: sandbox.StatusOK, Stdout: "hello\n"},
 			want: "hello",

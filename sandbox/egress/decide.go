@@ -92,19 +92,14 @@ func badRequest(status int, phrase, body string) *refusal {
 // open decides an attempt to reach t and, when it is allowed, dials a
 // checked address. It records the attempt in the ledger and returns the
 // record and the upstream connection (tracked by the session, counted by
-// the meter), or the refusal to answer with.
+// the meter), or the refusal to answer with (and no record).
 func (s *Session) open(method string, t target) (*record, *meteredConn, *refusal) {
 	e := Entry{Host: t.host, Port: t.port, Method: method}
 	deny := func(rule, reason string, ref *refusal) (*record, *meteredConn, *refusal) {
 		e.Rule, e.Reason = rule, reason
-		s.log.Info("egress refused", zap.String("method", method), zap.String("host", t.host), zap.Int("port", t.port),
+		s.noteAttempt(e, "egress refused", zap.String("method", method), zap.String("host", t.host), zap.Int("port", t.port),
 			zap.String("rule", rule), zap.String("reason", reason))
-		return s.ledger.add(e), nil, ref
-	}
-	fail := func(rec *record, ref *refusal) (*record, *meteredConn, *refusal) {
-		s.log.Info("egress failed", zap.String("method", method), zap.String("host", t.host), zap.Int("port", t.port),
-			zap.String("address", e.Address), zap.String("error", e.Error))
-		return rec, nil, ref
+		return nil, nil, ref
 	}
 
 	v := s.cfg.Egress.CheckHost(t.name, t.port)
@@ -123,7 +118,9 @@ func (s *Session) open(method string, t target) (*record, *meteredConn, *refusal
 			e.Allowed, e.Rule = true, v.Rule
 			e.Error = "resolve " + t.name + ": " + clip(dialErrText(err), 200)
 			e.Reason = "The name " + t.name + " could not be resolved (" + clip(dialErrText(err), 200) + ")."
-			return fail(s.ledger.add(e), upstreamFailure(e.Reason, "cannot resolve "+t.name))
+			s.noteAttempt(e, "egress failed", zap.String("method", method), zap.String("host", t.host), zap.Int("port", t.port),
+				zap.String("error", e.Error))
+			return nil, nil, upstreamFailure(e.Reason, "cannot resolve "+t.name)
 		}
 		var denied *policy.Verdict
 		addrs = addrs[:0]
@@ -144,7 +141,7 @@ func (s *Session) open(method string, t target) (*record, *meteredConn, *refusal
 		}
 	}
 	if reason, ref := s.reserve(t); ref != nil {
-		return deny("proxy limit", reason, ref)
+		return deny(limitRule, reason, ref)
 	}
 
 	e.Allowed, e.Rule = true, v.Rule
@@ -174,7 +171,26 @@ func (s *Session) open(method string, t target) (*record, *meteredConn, *refusal
 	}
 	e.Error = "dial " + e.Address + ": " + clip(dialErrText(lastErr), 200)
 	e.Reason = "The connection to " + t.String() + " (" + e.Address + ") failed: " + clip(dialErrText(lastErr), 200) + "."
-	return fail(s.ledger.add(e), upstreamFailure(e.Reason, "connection to "+t.String()+" failed: "+dialErrText(lastErr)))
+	s.ledger.add(e) // it counts against MaxConnections: always listed
+	s.log.Info("egress failed", zap.String("method", method), zap.String("host", t.host), zap.Int("port", t.port),
+		zap.String("address", e.Address), zap.String("error", e.Error))
+	return nil, nil, upstreamFailure(e.Reason, "connection to "+t.String()+" failed: "+dialErrText(lastErr))
+}
+
+// noteAttempt records an attempt that made no connection in the ledger and
+// logs it: at info level while the ledger lists such attempts one by one,
+// then, with one info line saying so, at debug level, so that a flood of
+// refusals does not flood the server's log.
+func (s *Session) noteAttempt(e Entry, msg string, fields ...zap.Field) {
+	if s.ledger.note(e) {
+		s.log.Info(msg, fields...)
+		return
+	}
+	if !s.summarising.Swap(true) {
+		s.log.Info("further attempts without a connection are counted in the ledger per destination and logged at debug level",
+			zap.Int("listed", maxListed))
+	}
+	s.log.Debug(msg, fields...)
 }
 
 // reserve counts one upstream connection against the session's limits, or
@@ -186,7 +202,7 @@ func (s *Session) reserve(t target) (string, *refusal) {
 		return reason, &refusal{
 			status: 403,
 			phrase: "Airlock policy: connection to " + t.String() + " refused by proxy limit: " + limit,
-			rule:   "proxy limit",
+			rule:   limitRule,
 			body:   reason + "\n" + limitNote + "\n",
 		}
 	}

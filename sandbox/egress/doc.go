@@ -16,9 +16,20 @@
 //
 // Refusals are answered with a 403 whose status line explains the refusal,
 // because that is all Python's http.client shows for a failed CONNECT.
-// Every attempt is recorded in the session's Ledger.
+// Every attempt is recorded in the session's Ledger: each one that dialled
+// in full, the others one by one up to a bound and then counted per
+// destination and per rule, so that no flood of refusals can hide a
+// connection or make the ledger grow without bound.
 //
-// Limits per session (one call): Config.MaxConnections upstream connections
-// and Config.MaxBytes relayed bytes. Close ends everything and returns the
-// ledger; Snapshot reads it while the session runs.
+// Limits per session (one call): Config.MaxConnections upstream connections,
+// Config.MaxBytes relayed bytes and Config.MaxClientConns client
+// connections open at once (64 by default; one more is refused at once,
+// before its request is read). A client connection must start its request
+// within 5 s. One session therefore holds at most 2*MaxClientConns+2
+// descriptors (client connections, one upstream connection each, the
+// listener and a connection being refused), plus the resolver's sockets
+// while names are being resolved (with Go's resolver, at most two per
+// client connection): whatever its code does, one call cannot take more of
+// the server's descriptors than that. Close ends everything and returns
+// the ledger; Snapshot reads it while the session runs.
 package egress

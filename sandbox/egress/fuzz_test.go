@@ -159,7 +159,7 @@ func FuzzRequest(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.SetDeadline(time.Now().Add(30 * time.Second))
 		go func() {
 			c.Write(data)
 			c.(*net.TCPConn).CloseWrite()
@@ -171,7 +171,7 @@ func FuzzRequest(f *testing.F) {
 		go func() { s.Close(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("Close did not return")
 		}
 	})

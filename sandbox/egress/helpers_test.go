@@ -85,9 +85,15 @@ func (d *dialer) dials() int {
 // proxy is a session under test.
 type proxy struct {
 	*Session
-	addr string // host:port of the proxy
-	d    *dialer
+	addr     string        // host:port of the proxy
+	d        *dialer       //
+	admitted chan struct{} // receives when a client connection is admitted
+	released chan struct{} // receives when a client connection's place is freed
 }
+
+// events is the buffer of proxy.admitted and proxy.released: more than
+// any test opens connections.
+const events = 4096
 
 // loopback lifts the built-in loopback deny for the tests' servers.
 var loopback = policy.NetworkRule{CIDR: "127.0.0.1/32"}
@@ -112,20 +118,44 @@ func startProxy(t testing.TB, n policy.Network, tweak ...func(*Config)) *proxy {
 		t.Fatal(err)
 	}
 	d := &dialer{remap: map[string]string{}}
-	cfg := Config{Egress: n.Egress(), Resolver: names, Dial: d.Dial}
+	p := &proxy{addr: ln.Addr().String(), d: d, admitted: make(chan struct{}, events), released: make(chan struct{}, events)}
+	notify := func(ch chan struct{}) func() {
+		return func() {
+			select {
+			case ch <- struct{}{}:
+			default: // nobody counts (benchmarks)
+			}
+		}
+	}
+	cfg := Config{Egress: n.Egress(), Resolver: names, Dial: d.Dial,
+		hooks: &testHooks{admitted: notify(p.admitted), released: notify(p.released)}}
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	s := Serve(ln, cfg)
-	t.Cleanup(func() { s.Close() })
-	return &proxy{Session: s, addr: ln.Addr().String(), d: d}
+	p.Session = Serve(ln, cfg)
+	t.Cleanup(func() { p.Session.Close() })
+	return p
+}
+
+// wait waits for n events on ch (admitted or released client
+// connections), failing the test after a generous safety net.
+func (p *proxy) wait(t testing.TB, ch chan struct{}, n int) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for i := range n {
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("waited for %d client connection events, saw %d", n, i)
+		}
+	}
 }
 
 // url is the proxy's URL, as the sandbox sees it in HTTP_PROXY.
 func (p *proxy) url() string { return "http://" + p.addr }
 
 // dial opens a client connection to the proxy, closed when the test ends,
-// with a 10 s deadline so a test cannot hang on it.
+// with a 30 s deadline so a test cannot hang on it.
 func (p *proxy) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", p.addr)
@@ -133,7 +163,7 @@ func (p *proxy) dial(t testing.TB) (net.Conn, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(30 * time.Second))
 	return c, bufio.NewReader(c)
 }
 
@@ -257,7 +287,7 @@ func (s *rawServer) waitEnded(t testing.TB) {
 	t.Helper()
 	select {
 	case <-s.done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the upstream connection did not end")
 	}
 }
@@ -286,7 +316,7 @@ func clientHelloBytes(t testing.TB, cfg *tls.Config) []byte {
 		tls.Client(b, cfg).Handshake()
 		b.Close()
 	}()
-	a.SetReadDeadline(time.Now().Add(5 * time.Second))
+	a.SetReadDeadline(time.Now().Add(30 * time.Second))
 	h, err := readClientHello(a)
 	if err != nil {
 		t.Fatal(err)

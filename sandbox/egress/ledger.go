@@ -1,59 +1,80 @@
 package egress
 
 import (
-	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
-// maxEntries is how many ledger entries a session keeps; later attempts are
-// only counted in Ledger.Dropped.
-const maxEntries = 256
+// Bounds of the ledger's attempts that made no connection (see Ledger).
+const (
+	// maxListed is how many of them are listed one by one.
+	maxListed = 256
+	// maxDestinations is how many destinations further ones are counted
+	// for, each in one summary entry.
+	maxDestinations = 256
+)
 
 // Ledger is the record of one session's connection attempts, in the order
 // they were decided.
+//
+// Every attempt that got as far as dialling (each one counts against
+// Config.MaxConnections) is listed in full: host, address, rule, bytes,
+// whatever came of it. Attempts that made no connection — refused by the
+// policy or a proxy limit, or whose name did not resolve — are listed one
+// by one up to 256; further ones are summarised, never dropped: one entry
+// per destination (host, port, method, outcome, rule and reason) with a
+// Count, for up to 256 destinations, then one entry per outcome and rule,
+// without a host. The ledger's size is thus bounded by MaxConnections, 512
+// and the number of rules, whatever the sandbox tries.
 type Ledger struct {
-	// Entries holds the first 256 attempts.
+	// Entries are the attempts and summaries in the order they were
+	// first seen.
 	Entries []Entry `json:"entries"`
-	// Dropped counts the attempts beyond those, which were not kept.
-	Dropped int `json:"dropped,omitempty"`
 }
 
 // Entry is one connection attempt (a CONNECT tunnel or one plain HTTP
-// request), in the form results report it: Method is CONNECT or the HTTP
-// method; Rule is the policy verdict's rule, or "proxy limit", "sni check",
-// "request" for the proxy's own refusals; Error says what went wrong after
-// the attempt was allowed (the dial or the transfer failed, or a proxy
-// limit cut the connection).
+// request), or a summary of several, in the form results report it:
+// Method is CONNECT or the HTTP method (empty for a client connection
+// refused before its request was read); Rule is the policy verdict's rule,
+// or "proxy limit", "sni check" for the proxy's own refusals; Error says
+// what went wrong after the attempt was allowed (the name did not resolve,
+// the dial or the transfer failed, or a proxy limit cut the connection);
+// Count, when not 0, is how many attempts a summary stands for.
 type Entry = sandbox.Connection
+
+// attempts is how many attempts e stands for.
+func attempts(e Entry) int { return max(e.Count, 1) }
 
 // Summary is a ledger in numbers.
 type Summary struct {
-	// Attempts counts every attempt, the dropped ones included.
+	// Attempts counts every attempt, the summarised ones included.
 	Attempts int `json:"attempts"`
-	// Allowed and Denied count the kept entries by outcome; Failed counts
-	// the allowed ones that have an Error.
+	// Allowed and Denied count the attempts by outcome; Failed counts the
+	// allowed ones that have an Error.
 	Allowed int `json:"allowed"`
 	Denied  int `json:"denied"`
 	Failed  int `json:"failed"`
-	// BytesOut and BytesIn add up the kept entries' byte counts.
+	// BytesOut and BytesIn add up the byte counts.
 	BytesOut int64 `json:"bytes_out"`
 	BytesIn  int64 `json:"bytes_in"`
 }
 
-// Summary counts l's attempts and bytes. Dropped entries count as attempts
-// only: their outcome and bytes were not kept.
+// Summary counts l's attempts and bytes.
 func (l Ledger) Summary() Summary {
-	s := Summary{Attempts: len(l.Entries) + l.Dropped}
+	var s Summary
 	for _, e := range l.Entries {
+		n := attempts(e)
+		s.Attempts += n
 		switch {
 		case !e.Allowed:
-			s.Denied++
+			s.Denied += n
 		default:
-			s.Allowed++
+			s.Allowed += n
 			if e.Error != "" {
-				s.Failed++
+				s.Failed += n
 			}
 		}
 		s.BytesOut += e.BytesOut
@@ -74,9 +95,6 @@ func (s Summary) String() string {
 		out += " (" + strconv.Itoa(s.Failed) + " failed)"
 	}
 	out += ", " + strconv.Itoa(s.Denied) + " denied"
-	if unknown := s.Attempts - s.Allowed - s.Denied; unknown > 0 {
-		out += ", " + strconv.Itoa(unknown) + " not recorded"
-	}
 	return out + "; " + strconv.FormatInt(s.BytesOut, 10) + " bytes out, " + strconv.FormatInt(s.BytesIn, 10) + " bytes in"
 }
 
@@ -106,32 +124,93 @@ func (r *record) entry() Entry {
 	return e
 }
 
+// ruleKey identifies the summary of the attempts beyond maxDestinations
+// that had one outcome by one rule.
+type ruleKey struct {
+	allowed bool
+	rule    string
+}
+
 // ledger collects a session's records.
 type ledger struct {
 	mu      sync.Mutex
-	records []*record
-	dropped int
+	records []*record         // in order: listed attempts and summaries
+	listed  int               // attempts without a connection listed one by one
+	byDest  map[Entry]*record // summaries per destination (the entry as listed)
+	byRule  map[ruleKey]*record
 }
 
-// add starts a record for e. The record is returned even when the ledger is
-// full and does not keep it, so callers need not care.
+// add lists an attempt that is dialling (and so counts against
+// MaxConnections): it is always listed. The record it returns follows the
+// connection.
 func (l *ledger) add(e Entry) *record {
 	r := &record{e: e}
 	l.mu.Lock()
-	if len(l.records) < maxEntries {
-		l.records = append(l.records, r)
-	} else {
-		l.dropped++
-	}
+	l.records = append(l.records, r)
 	l.mu.Unlock()
 	return r
+}
+
+// note records an attempt that made no connection: listed while fewer than
+// maxListed are, then counted in the summary of its destination, or, once
+// maxDestinations have one, in the summary of its outcome and rule. It
+// reports whether the attempt was listed.
+func (l *ledger) note(e Entry) (listed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.listed < maxListed {
+		l.listed++
+		l.records = append(l.records, &record{e: e})
+		return true
+	}
+	if r := l.byDest[e]; r != nil {
+		r.update(func(e *Entry) { e.Count++ })
+		return false
+	}
+	if len(l.byDest) < maxDestinations {
+		if l.byDest == nil {
+			l.byDest = make(map[Entry]*record)
+		}
+		r := &record{e: e}
+		r.e.Count = 1
+		l.byDest[e] = r
+		l.records = append(l.records, r)
+		return false
+	}
+	k := ruleKey{allowed: e.Allowed, rule: e.Rule}
+	if r := l.byRule[k]; r != nil {
+		r.update(func(e *Entry) { e.Count++ })
+		return false
+	}
+	if l.byRule == nil {
+		l.byRule = make(map[ruleKey]*record)
+	}
+	r := &record{e: ruleSummary(k)}
+	l.byRule[k] = r
+	l.records = append(l.records, r)
+	return false
+}
+
+// ruleSummary is the first state of the summary for k: one attempt, no
+// destination.
+func ruleSummary(k ruleKey) Entry {
+	why := " (counted by rule only: the ledger lists " + strconv.Itoa(maxListed) +
+		" attempts that made no connection and counts further ones for " + strconv.Itoa(maxDestinations) + " destinations)."
+	e := Entry{Allowed: k.allowed, Rule: k.rule, Count: 1}
+	if k.allowed {
+		e.Error = "no connection was made"
+		e.Reason = "Further attempts to other destinations, allowed by " + k.rule + ", made no connection" + why
+	} else {
+		e.Reason = "Further connections to other destinations were refused by " + k.rule + why
+	}
+	return e
 }
 
 // snapshot copies the ledger as it stands.
 func (l *ledger) snapshot() Ledger {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := Ledger{Entries: make([]Entry, len(l.records)), Dropped: l.dropped}
+	out := Ledger{Entries: make([]Entry, len(l.records))}
 	for i, r := range l.records {
 		out.Entries[i] = r.entry()
 	}

@@ -1,12 +1,8 @@
 package egress
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -19,8 +15,13 @@ import (
 
 // Timeouts and bounds of the proxy.
 const (
+	// firstRequestTimeout bounds the wait for the first byte of a new
+	// client connection's first request: a client sends its request as
+	// soon as it has connected, so a silent connection is closed quickly
+	// and does not hold one of the session's client connections.
+	firstRequestTimeout = 5 * time.Second
 	// headerTimeout bounds reading a request's header once the client has
-	// started it (and the first request of a connection).
+	// started it.
 	headerTimeout = 10 * time.Second
 	// idleTimeout bounds the wait for the next request on a kept-alive
 	// client connection.
@@ -42,6 +43,8 @@ const (
 	// answer, so that closing it with unread input does not reset it
 	// before the client has read the answer.
 	lingerTimeout = 500 * time.Millisecond
+	// DefaultMaxClientConns is Config.MaxClientConns when not set.
+	DefaultMaxClientConns = 64
 )
 
 // Config configures one Session.
@@ -55,8 +58,18 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxConnections limits the upstream connections (tunnels and plain
 	// HTTP requests) of the session; 0 means unlimited. Refused attempts
-	// do not count.
+	// do not count. It also bounds the ledger's full entries (see Ledger).
 	MaxConnections int
+	// MaxClientConns limits the client connections (from the sandbox to
+	// the proxy) open at once; 0 or less means DefaultMaxClientConns. A
+	// connection beyond it is answered at once with a 403 naming the
+	// limit, closed, and recorded as refused by "proxy limit". With it,
+	// a session never holds more than 2*MaxClientConns+2 descriptors:
+	// each client connection and its one upstream connection, the
+	// listener and a connection being refused (plus the resolver's own
+	// sockets while a client connection's name is being resolved: two
+	// with Go's resolver).
+	MaxClientConns int
 	// MaxBytes limits the bytes relayed by the session, both directions
 	// added up; 0 means unlimited. Reaching it closes every open
 	// connection of the session and refuses new ones.
@@ -64,6 +77,25 @@ type Config struct {
 	// Log receives one line per decision; nil means no logging. Payload
 	// bytes are never logged.
 	Log *zap.Logger
+
+	// hooks lets the package's tests steer and observe the session; nil
+	// otherwise.
+	hooks *testHooks
+}
+
+// testHooks are the tests' view into a session. Every field is optional.
+type testHooks struct {
+	// requestTimeout replaces firstRequestTimeout and headerTimeout when
+	// not 0.
+	requestTimeout time.Duration
+	// admitted is called each time a client connection is admitted.
+	admitted func()
+	// released is called each time a client connection has been closed
+	// and its place freed.
+	released func()
+	// backoff replaces time.After for the accept loop's wait after a
+	// failed Accept.
+	backoff func(d time.Duration) <-chan time.Time
 }
 
 // Resolver resolves a name to addresses; *net.Resolver satisfies it.
@@ -82,24 +114,25 @@ type Session struct {
 	wg     sync.WaitGroup // every goroutine of the session
 	ledger ledger
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{} // open client and upstream connections
-	flows  map[*flow]struct{}    // connections relaying data
-	opened int                   // upstream connections started
+	maxClients   int           // Config.MaxClientConns, defaulted
+	firstRequest time.Duration // firstRequestTimeout, or the tests' own
+	header       time.Duration // headerTimeout, or the tests' own
+	refusedFull  []byte        // the answer to a client beyond maxClients
+	warnedFull   bool          // refusedFull was logged (by the accept loop)
 
-	used     atomic.Int64 // bytes relayed, against MaxBytes
-	overflow atomic.Bool  // MaxBytes was reached
+	mu      sync.Mutex
+	closed  bool
+	conns   map[net.Conn]struct{} // open client and upstream connections
+	clients int                   // open client connections
+	flows   map[*flow]struct{}    // connections relaying data
+	opened  int                   // upstream connections started
+
+	used        atomic.Int64 // bytes relayed, against MaxBytes
+	overflow    atomic.Bool  // MaxBytes was reached
+	summarising atomic.Bool  // the ledger summarises attempts without a connection
 
 	closeOnce sync.Once
 	final     Ledger
-}
-
-// flow is one allowed connection relaying data: a tunnel or a plain HTTP
-// exchange, with the connections to close when a limit cuts it.
-type flow struct {
-	rec   *record
-	conns []net.Conn
 }
 
 // Serve starts serving proxy requests on ln for one sandbox and returns at
@@ -120,14 +153,24 @@ func Serve(ln net.Listener, cfg Config) *Session {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		cfg:    cfg,
-		ln:     ln,
-		log:    log.With(zap.String("component", "egress-proxy")),
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[net.Conn]struct{}),
-		flows:  make(map[*flow]struct{}),
+		cfg:          cfg,
+		ln:           ln,
+		log:          log.With(zap.String("component", "egress-proxy")),
+		ctx:          ctx,
+		cancel:       cancel,
+		maxClients:   cfg.MaxClientConns,
+		firstRequest: firstRequestTimeout,
+		header:       headerTimeout,
+		conns:        make(map[net.Conn]struct{}),
+		flows:        make(map[*flow]struct{}),
 	}
+	if s.maxClients <= 0 {
+		s.maxClients = DefaultMaxClientConns
+	}
+	if h := cfg.hooks; h != nil && h.requestTimeout != 0 {
+		s.firstRequest, s.header = h.requestTimeout, h.requestTimeout
+	}
+	s.refusedFull = tooManyClients(s.maxClients).bytes()
 	s.wg.Add(1)
 	go s.accept()
 	return s
@@ -161,41 +204,6 @@ func (s *Session) Close() Ledger {
 // included. It is safe to call at any time, concurrently with everything.
 func (s *Session) Snapshot() Ledger { return s.ledger.snapshot() }
 
-// accept runs the accept loop until the listener is closed.
-func (s *Session) accept() {
-	defer s.wg.Done()
-	var backoff time.Duration
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
-				return
-			}
-			// Out of file descriptors and the like: wait and retry, as
-			// net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("retry_in", backoff))
-			select {
-			case <-time.After(backoff):
-			case <-s.ctx.Done():
-				return
-			}
-			continue
-		}
-		backoff = 0
-		if !s.track(c) {
-			c.Close()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.release(c)
-			s.serveConn(c)
-		}()
-	}
-}
-
 // track registers c to be closed by Close; false when the session is
 // already closed (the caller must close c).
 func (s *Session) track(c net.Conn) bool {
@@ -208,256 +216,10 @@ func (s *Session) track(c net.Conn) bool {
 	return true
 }
 
-// release closes c and forgets it.
+// release closes an upstream connection and forgets it.
 func (s *Session) release(c net.Conn) {
 	c.Close()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
-}
-
-// startFlow registers an allowed connection relaying data, so that reaching
-// MaxBytes can cut it. It returns nil when the byte limit has already been
-// reached (the caller must stop).
-func (s *Session) startFlow(rec *record, conns ...net.Conn) *flow {
-	f := &flow{rec: rec, conns: conns}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.overflow.Load() {
-		return nil
-	}
-	s.flows[f] = struct{}{}
-	return f
-}
-
-// endFlow forgets f.
-func (s *Session) endFlow(f *flow) {
-	s.mu.Lock()
-	delete(s.flows, f)
-	s.mu.Unlock()
-}
-
-// errByteLimit is returned by metered reads and writes once the session's
-// byte limit is reached.
-var errByteLimit = errors.New("the session's byte limit was reached")
-
-// take reserves n bytes of the session's byte budget and returns how many
-// may be relayed; fewer than n means the limit is reached (the caller then
-// relays those and calls overflowed).
-func (s *Session) take(n int) int {
-	if s.cfg.MaxBytes <= 0 || n <= 0 {
-		return n
-	}
-	for {
-		used := s.used.Load()
-		k := min(int64(n), max(s.cfg.MaxBytes-used, 0))
-		if s.used.CompareAndSwap(used, used+k) {
-			return int(k)
-		}
-	}
-}
-
-// overflowed cuts every flow once the byte limit is reached, noting the
-// cut in each one's ledger entry. The flow of by, which hit the limit, is
-// left to end itself once it has relayed its last bytes.
-func (s *Session) overflowed(by *meteredConn) {
-	s.mu.Lock()
-	if s.overflow.Swap(true) {
-		s.mu.Unlock()
-		return
-	}
-	flows := make([]*flow, 0, len(s.flows))
-	for f := range s.flows {
-		flows = append(flows, f)
-	}
-	s.mu.Unlock()
-	s.log.Info("byte limit reached; closing every connection of the call", zap.Int64("max_bytes", s.cfg.MaxBytes))
-	for _, f := range flows {
-		f.rec.update(func(e *Entry) {
-			e.Error = byteLimitText(s.cfg.MaxBytes) + "; the connection was closed"
-			e.Reason = "The connection was closed: the Airlock proxy relays at most " + bytesText(s.cfg.MaxBytes) +
-				" per call (both directions together), and this call reached that limit."
-		})
-		if f.rec == by.rec {
-			continue
-		}
-		for _, c := range f.conns {
-			c.Close()
-		}
-	}
-}
-
-// meteredConn is an upstream connection whose traffic counts against the
-// session's byte budget and into one ledger entry.
-type meteredConn struct {
-	net.Conn
-	s   *Session
-	rec *record
-}
-
-// Read reads from upstream, counting the bytes in. At the byte limit it
-// returns the bytes still allowed with errByteLimit.
-func (c *meteredConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		k := c.s.take(n)
-		c.rec.in.Add(int64(k))
-		if k < n {
-			c.s.overflowed(c)
-			return k, errByteLimit
-		}
-	}
-	return n, err
-}
-
-// Write writes to upstream, counting the bytes out. At the byte limit it
-// writes the bytes still allowed and returns errByteLimit.
-func (c *meteredConn) Write(p []byte) (int, error) {
-	k := c.s.take(len(p))
-	n, err := c.Conn.Write(p[:k])
-	c.rec.out.Add(int64(n))
-	if k < len(p) {
-		c.s.overflowed(c)
-		if err == nil {
-			err = errByteLimit
-		}
-	}
-	return n, err
-}
-
-// serveConn serves one client connection: requests until the client closes
-// it, a CONNECT takes it over, or an answer requires closing it.
-func (s *Session) serveConn(c net.Conn) {
-	lr := &limitReader{r: c}
-	br := bufio.NewReader(lr)
-	for first := true; ; first = false {
-		wait := idleTimeout
-		if first {
-			wait = headerTimeout
-		}
-		lr.limit(maxHeaderBytes + 4096)
-		c.SetReadDeadline(time.Now().Add(wait))
-		b, err := br.Peek(1)
-		if err != nil {
-			return // closed, idle or nothing sent
-		}
-		if first && b[0] == recordHandshake {
-			s.refuse(c, badRequest(http.StatusBadRequest, "TLS sent to a plain HTTP proxy",
-				"The Airlock proxy speaks plain HTTP: use http://127.0.0.1:3128 (not https://) as the proxy URL; HTTPS goes through it with CONNECT."))
-			return
-		}
-		c.SetReadDeadline(time.Now().Add(headerTimeout))
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			s.badRequest(c, err, lr.exhausted())
-			return
-		}
-		lr.limit(-1)
-		c.SetReadDeadline(time.Time{})
-		if !s.handle(c, br, req) {
-			return
-		}
-	}
-}
-
-// badRequest answers a request that could not be read.
-func (s *Session) badRequest(c net.Conn, err error, tooLarge bool) {
-	var ne net.Error
-	switch {
-	case tooLarge:
-		s.refuse(c, badRequest(http.StatusRequestHeaderFieldsTooLarge, "request header too large",
-			"The request header is larger than the Airlock proxy accepts (64 KiB)."))
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
-		errors.As(err, &ne) && ne.Timeout():
-		// The client went away or stalled: nobody to answer.
-	default:
-		s.log.Debug("malformed request refused") // the error quotes input: not logged
-		s.refuse(c, badRequest(http.StatusBadRequest, "malformed request",
-			"The Airlock proxy could not read an HTTP/1.1 proxy request ("+clip(err.Error(), 200)+"). It accepts CONNECT host:port and absolute-form requests such as GET http://host/path."))
-	}
-}
-
-// handle serves one request and reports whether the client connection may
-// carry another.
-func (s *Session) handle(c net.Conn, br *bufio.Reader, req *http.Request) bool {
-	if req.ProtoMajor != 1 {
-		s.refuse(c, badRequest(http.StatusHTTPVersionNotSupported, "HTTP/1.x only",
-			"The Airlock proxy speaks HTTP/1.0 and HTTP/1.1 only; "+clip(req.Proto, 20)+" is not supported."))
-		return false
-	}
-	if req.Method == http.MethodConnect {
-		s.connect(c, br, req)
-		return false
-	}
-	switch {
-	case req.URL.Host == "" && req.URL.Scheme == "":
-		s.refuse(c, badRequest(http.StatusBadRequest, "not a proxy request",
-			"This is the Airlock egress proxy, not a web server: send absolute-form requests (GET http://host/path) or CONNECT host:port."))
-		return false
-	case req.URL.Scheme != "http":
-		s.refuse(c, badRequest(http.StatusBadRequest, "use CONNECT for "+clip(req.URL.Scheme, 16),
-			"The Airlock proxy forwards only http:// URLs as requests; for https:// and other protocols open a tunnel with CONNECT host:port (HTTP clients do this themselves when HTTPS_PROXY is set)."))
-		return false
-	case req.URL.Host == "":
-		s.refuse(c, badRequest(http.StatusBadRequest, "no host in the URL",
-			"The request URL names no host."))
-		return false
-	case !forwardable[req.Method]:
-		s.refuse(c, badRequest(http.StatusMethodNotAllowed, "method "+clip(req.Method, 16)+" not supported",
-			"The Airlock proxy forwards GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS requests and opens tunnels with CONNECT; "+clip(req.Method, 32)+" is not supported."))
-		return false
-	}
-	return s.forward(c, br, req)
-}
-
-// forwardable lists the methods forwarded as plain HTTP requests.
-var forwardable = map[string]bool{
-	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
-	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
-}
-
-// finish half-closes c after an answer that ends the connection and drains
-// what the client still sends for a moment, so that the client reads the
-// answer instead of a reset.
-func finish(c net.Conn) {
-	cw, ok := c.(interface{ CloseWrite() error })
-	if !ok {
-		return
-	}
-	if cw.CloseWrite() != nil {
-		return
-	}
-	c.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.Copy(io.Discard, io.LimitReader(c, 256<<10))
-}
-
-// limitReader reads from r, at most n bytes when limited: the bound on a
-// request header, as net/http's server has it.
-type limitReader struct {
-	r      io.Reader
-	n      int64 // bytes left; < 0: unlimited
-	hitEnd bool
-}
-
-// limit sets the bytes left; n < 0 lifts the limit.
-func (l *limitReader) limit(n int64) { l.n, l.hitEnd = n, false }
-
-// exhausted reports whether a read failed because of the limit.
-func (l *limitReader) exhausted() bool { return l.hitEnd }
-
-// Read reads from the underlying reader within the limit.
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n < 0 {
-		return l.r.Read(p)
-	}
-	if l.n == 0 {
-		l.hitEnd = true
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }

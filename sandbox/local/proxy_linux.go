@@ -96,7 +96,6 @@ func proxyLedger(l egress.Ledger) *sandbox.Network {
 	return &sandbox.Network{
 		Enforcement: sandbox.EnforcementProxy,
 		Connections: append([]sandbox.Connection{}, l.Entries...),
-		Dropped:     l.Dropped,
 	}
 }
 
