@@ -1,11 +1,16 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+	"go.uber.org/zap"
 )
 
 // HTTP endpoint paths.
@@ -30,6 +35,15 @@ type HTTPOptions struct {
 	// MaxBodyBytes bounds each request body; a larger one gets 413. 0
 	// means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Sessions bound the MCP sessions each client holds and how long an
+	// idle one lives.
+	Sessions SessionLimits
+	// Logger receives the sessions the server ends (idle, or replaced);
+	// nil discards.
+	Logger *zap.Logger
+
+	// now is the sessions' clock (tests set it); nil means time.Now.
+	now func() time.Time
 }
 
 // DefaultMaxBodyBytes bounds request bodies when HTTPOptions does not.
@@ -40,26 +54,45 @@ const DefaultMaxBodyBytes = 4 << 20
 // rest of the message.
 func MaxBodyBytesFor(maxCode int) int64 { return int64(maxCode)*6 + 64<<10 }
 
-// NewHTTPHandler serves s over streamable HTTP (StreamablePath) and the
-// older HTTP+SSE transport (SSEPath, MessagePath) from one handler, with
-// DNS-rebinding protection on, the bearer-token check when opts.Tokens is
-// set, request bodies bounded, metrics at MetricsPath when opts.Metrics is
-// set, and an unauthenticated HealthPath. It also returns the two
-// transports, whose Shutdown ends their sessions.
-func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mcpserver.StreamableHTTPServer, *mcpserver.SSEServer) {
-	streamable := mcpserver.NewStreamableHTTPServer(s,
+// HTTPTransport serves an MCP server over streamable HTTP (StreamablePath)
+// and the older HTTP+SSE transport (SSEPath, MessagePath) from one
+// handler, with metrics at MetricsPath when HTTPOptions.Metrics is set and
+// an unauthenticated HealthPath. Every other request passes, in order: the
+// DNS-rebinding Host check, the bearer-token check (when HTTPOptions.Tokens
+// is set), the body bound; then each MCP session is bound to the client
+// that opened it, and a notifications/cancelled of protocol 2026-07-28
+// reaches only its sender's requests. A connection whose request passed
+// the token check counts as authenticated for a ConnLimiter.
+type HTTPTransport struct {
+	handler    http.Handler
+	streamable *mcpserver.StreamableHTTPServer
+	sse        *mcpserver.SSEServer
+	sessions   *sessions
+	stopSweep  chan struct{}
+	stopOnce   sync.Once
+}
+
+// NewHTTPTransport builds the transports of s; Shutdown ends them.
+func NewHTTPTransport(s *mcpserver.MCPServer, opts HTTPOptions) *HTTPTransport {
+	t := &HTTPTransport{sessions: newSessions(opts.Sessions, opts.now, opts.Logger), stopSweep: make(chan struct{})}
+	t.streamable = mcpserver.NewStreamableHTTPServer(s,
 		mcpserver.WithEndpointPath(StreamablePath),
 		mcpserver.WithHTTPContextFunc(withClient),
+		mcpserver.WithSessionIdManagerResolver(t.sessions),
 	)
-	sse := mcpserver.NewSSEServer(s,
+	t.sse = mcpserver.NewSSEServer(s,
 		mcpserver.WithSSEEndpoint(SSEPath),
 		mcpserver.WithMessageEndpoint(MessagePath),
 		mcpserver.WithSSEContextFunc(withClient),
+		mcpserver.WithSessionIDGenerator(t.sessions.sseSessionID),
 	)
+	t.sessions.end = endStreamableSession(t.streamable)
+	go t.sessions.sweepEvery(t.sessions.sweepInterval(), t.stopSweep)
+
 	mcp := http.NewServeMux()
-	mcp.Handle(StreamablePath, acceptBareNotifications(streamable))
-	mcp.Handle(SSEPath, sse.SSEHandler())
-	mcp.Handle(MessagePath, sse.MessageHandler())
+	mcp.Handle(StreamablePath, t.sessions.guardStreamable(newModernCalls().guard(acceptBareNotifications(t.streamable))))
+	mcp.Handle(SSEPath, t.sessions.guardSSE(t.sse.SSEHandler()))
+	mcp.Handle(MessagePath, t.sessions.guardMessages(t.sse.MessageHandler()))
 	if opts.Metrics != nil {
 		mcp.Handle(MetricsPath, opts.Metrics)
 	}
@@ -67,7 +100,7 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mc
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	var protected http.Handler = limitBody(maxBody, mcp)
+	var protected http.Handler = trustConnection(limitBody(maxBody, readRequest(mcp)))
 	if opts.Tokens != nil {
 		protected = requireToken(opts.Tokens, protected)
 	}
@@ -76,8 +109,46 @@ func NewHTTPHandler(s *mcpserver.MCPServer, opts HTTPOptions) (http.Handler, *mc
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
 	})
-	root.Handle("/", protected)
-	return root, streamable, sse
+	root.Handle("/", refuseRebinding(protected))
+	t.handler = root
+	return t
+}
+
+// ServeHTTP serves every endpoint.
+func (t *HTTPTransport) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.handler.ServeHTTP(w, r) }
+
+// Shutdown ends every session and stream of both transports and stops
+// looking for idle sessions.
+func (t *HTTPTransport) Shutdown(ctx context.Context) error {
+	t.stopOnce.Do(func() { close(t.stopSweep) })
+	// The SSE server's own Shutdown ends nothing when it does not run the
+	// http.Server itself.
+	t.sse.CloseSessions()
+	return errors.Join(t.sse.Shutdown(ctx), t.streamable.Shutdown(ctx))
+}
+
+// Timeouts of the HTTP server NewHTTPServer builds. There is no write
+// timeout: it would cut off long calls and streams.
+const (
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout bounds reading a whole request, body included; net/http
+	// lifts it once the body is read (the transport reads every body to
+	// the end first), so it never cuts off a call or a stream.
+	ReadTimeout = 60 * time.Second
+	// IdleTimeout closes a keep-alive connection that waits this long for
+	// its next request.
+	IdleTimeout = 60 * time.Second
+)
+
+// NewHTTPServer returns the http.Server for handler: the timeouts above,
+// and conns (if not nil) hooked in; serve it on conns.Listener.
+func NewHTTPServer(handler http.Handler, conns *ConnLimiter) *http.Server {
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, IdleTimeout: IdleTimeout}
+	if conns != nil {
+		conns.Install(srv)
+	}
+	return srv
 }
 
 // limitBody answers 413 to a request whose body is larger than n, and cuts

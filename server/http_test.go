@@ -48,31 +48,38 @@ func newHTTPTestServer(t *testing.T) (*httptest.Server, *Tokens) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, streamable, sse := NewHTTPHandler(newServer(t, &fakeBackend{result: okResult()}, nil), HTTPOptions{Tokens: tokens})
-	ts := httptest.NewServer(handler)
+	transport := NewHTTPTransport(newServer(t, &fakeBackend{result: okResult()}, nil), HTTPOptions{Tokens: tokens})
+	ts := httptest.NewServer(transport)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		sse.Shutdown(ctx)
-		streamable.Shutdown(ctx)
+		transport.Shutdown(ctx)
 		ts.Close()
 	})
 	return ts, tokens
 }
 
+// TestHTTPTransportsWithTheOfficialClient: the official Go SDK client
+// lists and calls the tool over both transports, in both protocol eras
+// (sessions bound to the token, or none), and closes its session.
 func TestHTTPTransportsWithTheOfficialClient(t *testing.T) {
 	ts, _ := newHTTPTestServer(t)
 	client := &http.Client{Transport: bearer{aliceToken, http.DefaultTransport}}
-	transports := map[string]sdk.Transport{
-		"streamable HTTP": &sdk.StreamableClientTransport{Endpoint: ts.URL + StreamablePath, HTTPClient: client},
-		"HTTP+SSE":        &sdk.SSEClientTransport{Endpoint: ts.URL + SSEPath, HTTPClient: client},
+	tests := []struct {
+		name      string
+		transport sdk.Transport
+		protocol  string // "" for the SDK's latest
+	}{
+		{"streamable HTTP", &sdk.StreamableClientTransport{Endpoint: ts.URL + StreamablePath, HTTPClient: client}, ""},
+		{"streamable HTTP, protocol 2025-11-25", &sdk.StreamableClientTransport{Endpoint: ts.URL + StreamablePath, HTTPClient: client}, "2025-11-25"},
+		{"HTTP+SSE", &sdk.SSEClientTransport{Endpoint: ts.URL + SSEPath, HTTPClient: client}, ""},
 	}
-	for name, transport := range transports {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			c := sdk.NewClient(&sdk.Implementation{Name: "http-test", Version: "1"}, nil)
-			session, err := c.Connect(ctx, transport, nil)
+			session, err := c.Connect(ctx, tc.transport, &sdk.ClientSessionOptions{ProtocolVersion: tc.protocol})
 			if err != nil {
 				t.Fatalf("connect: %v", err)
 			}
@@ -88,6 +95,9 @@ func TestHTTPTransportsWithTheOfficialClient(t *testing.T) {
 			raw, _ := json.Marshal(res.StructuredContent)
 			if !strings.Contains(string(raw), `"status":"ok"`) {
 				t.Errorf("structured content %s", raw)
+			}
+			if err := session.Close(); err != nil {
+				t.Errorf("close: %v", err)
 			}
 		})
 	}

@@ -55,25 +55,32 @@ func TestServeStdio(t *testing.T) {
 			if err != nil {
 				t.Errorf("ServeStdio at EOF = %v, want nil", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("ServeStdio did not return at EOF")
 		}
 	})
 
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
-		pr, pw := io.Pipe() // input that never ends
-		defer pw.Close()
+		inR, inW := io.Pipe() // input that never ends
+		defer inW.Close()
+		outR, outW := io.Pipe()
 		errc := make(chan error, 1)
-		go func() { errc <- ServeStdio(ctx, s, pr, io.Discard, 4, nil) }()
-		time.Sleep(50 * time.Millisecond)
+		go func() { errc <- ServeStdio(ctx, s, inR, outW, 4, nil) }()
+		// The server is serving once it answers a ping; then cancel.
+		go func() { _, _ = io.WriteString(inW, `{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n") }()
+		sc := bufio.NewScanner(outR)
+		if !sc.Scan() || !strings.Contains(sc.Text(), `"id":1`) {
+			t.Fatalf("no answer to ping: %q %v", sc.Text(), sc.Err())
+		}
+		go func() { _, _ = io.Copy(io.Discard, outR) }()
 		cancel()
 		select {
 		case err := <-errc:
 			if err != nil {
 				t.Errorf("ServeStdio after cancel = %v, want nil", err)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatal("ServeStdio did not return after cancel")
 		}
 	})

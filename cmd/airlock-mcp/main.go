@@ -48,6 +48,7 @@ type options struct {
 	tlsCert    string
 	tlsKey     string
 	auditFile  string
+	http       httpFlags
 }
 
 const usage = `airlock-mcp: sandboxed Python execution for MCP clients.
@@ -81,6 +82,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "http: TLS certificate file (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "http: TLS key file (with --tls-cert)")
 	fs.StringVar(&o.auditFile, "audit", "", "stdio, http: append one hash-chained JSON record per tool call to FILE (check it with `airlock-mcp audit verify FILE`)")
+	addHTTPFlags(fs, &o.http)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()

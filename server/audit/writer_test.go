@@ -225,15 +225,19 @@ func TestCloseWhileWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	for range 4 {
+		started.Add(1)
 		wg.Go(func() {
 			for i := range 500 {
 				w.Write(testRecord(i))
+				if i == 0 {
+					started.Done()
+				}
 			}
 		})
 	}
-	time.Sleep(time.Millisecond)
+	started.Wait() // every writer has written, and goes on writing
 	var closers sync.WaitGroup
 	for range 2 {
 		closers.Go(func() {
@@ -250,6 +254,9 @@ func TestCloseWhileWriting(t *testing.T) {
 	}
 	if seq, head := w.Head(); uint64(rep.Records) != seq || rep.Head != head {
 		t.Errorf("Verify = %+v, Head = %d %s", rep, seq, head)
+	}
+	if rep.Records < 4 {
+		t.Errorf("%d records in the log, want at least the 4 written before Close", rep.Records)
 	}
 }
 
