@@ -1,6 +1,9 @@
 package policy
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // builtinRange is an address range the Airlock layer denies whatever the
 // allow rules say, unless a cidr allow rule inside the range lifts it.
@@ -25,6 +28,7 @@ var builtinDenies = func() []builtinRange {
 		r("127.0.0.0/8", "loopback"),              //
 		r("::1/128", "loopback"),                  //
 		r("::/128", "unspecified"),                //
+		r("::/96", "IPv4-compatible"),             // deprecated (RFC 4291) form embedding any IPv4 address; holds :: and ::1 too
 		r("169.254.0.0/16", "link-local"),         //
 		r("fe80::/10", "link-local"),              //
 		r("10.0.0.0/8", "private (RFC 1918)"),     //
@@ -38,11 +42,12 @@ var builtinDenies = func() []builtinRange {
 		r("ff00::/8", "multicast"),                //
 		r("240.0.0.0/4", "reserved"),              // includes 255.255.255.255
 		r("64:ff9b::/96", "NAT64"),                // could embed any IPv4 address, internal ones too
-		r("64:ff9b:1::/48", "NAT64"),              //
+		r("64:ff9b:1::/48", "local-use NAT64"),    // RFC 8215: translates to whatever IPv4 the operator's NAT64 chooses
 		r("2002::/16", "6to4"),                    // embeds an IPv4 address
 		r("2001::/32", "Teredo"),                  // embeds an IPv4 address
 		r("100::/64", "discard"),                  //
 		r("::ffff:0:0/96", "IPv4-mapped"),         // decided as the IPv4 address; never allowlisted as IPv6
+		r("::ffff:0:0:0/96", "IPv4-translated"),   // RFC 2765 (SIIT): embeds an IPv4 address
 	}
 }()
 
@@ -60,6 +65,15 @@ func builtinDeny(addr netip.Addr) (builtinRange, bool) {
 		}
 	}
 	return builtinRange{}, false
+}
+
+// withArticle is what preceded by "a" or "an": "a cloud metadata", "an
+// IPv4-compatible", "a unique local (IPv6)".
+func withArticle(what string) string {
+	if what != "" && strings.ContainsRune("aeiouAEIOU", rune(what[0])) && !strings.HasPrefix(what, "uni") {
+		return "an " + what
+	}
+	return "a " + what
 }
 
 // BuiltinDenies lists the built-in denied ranges as "169.254.169.254/32

@@ -213,7 +213,7 @@ func (e *Egress) CheckAddr(host string, addr netip.Addr, port int) Verdict {
 		if lift := e.lifting(b, addr, port); lift == nil {
 			return Verdict{
 				Rule: "built-in deny (" + b.what + " " + b.prefix.String() + ")",
-				Reason: "Connection to " + what + " refused: " + addr.String() + " is a " + b.what +
+				Reason: "Connection to " + what + " refused: " + addr.String() + " is " + withArticle(b.what) +
 					" address, which the Airlock layer always blocks unless a cidr rule inside " + b.prefix.String() + " allows it.",
 			}
 		}

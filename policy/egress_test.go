@@ -100,6 +100,16 @@ func TestCheckAddr(t *testing.T) {
 		{"pypi.org", "fd12:3456::1", 443, false, "unique local"},
 		{"pypi.org", "100.64.0.1", 443, false, "shared"},
 		{"pypi.org", "64:ff9b::a00:7", 443, false, "NAT64"},
+		{"pypi.org", "64:ff9b:1::a00:7", 443, false, "local-use NAT64 64:ff9b:1::/48"},
+		// IPv6 forms embedding an IPv4 address: IPv4-compatible (::/96)
+		// and IPv4-translated (::ffff:0:0:0/96) are not unmapped, so they
+		// need ranges of their own.
+		{"pypi.org", "::10.0.0.1", 443, false, "IPv4-compatible ::/96"},
+		{"pypi.org", "::169.254.169.254", 443, false, "IPv4-compatible ::/96"},
+		{"pypi.org", "::8.8.8.8", 443, false, "IPv4-compatible ::/96"},
+		{"pypi.org", "::ffff:0:a00:1", 443, false, "IPv4-translated ::ffff:0:0:0/96"},
+		{"pypi.org", "::ffff:0:808:808", 443, false, "IPv4-translated ::ffff:0:0:0/96"},
+		{"pypi.org", "::", 443, false, "unspecified ::/128"},
 		{"pypi.org", "203.0.113.130", 443, false, "network.deny[1]"},
 		// A cidr rule inside a built-in range lifts it, for its ports only.
 		{"db.example.com", "10.1.2.3", 5432, true, "network.allow[4]"},
@@ -169,8 +179,9 @@ func TestAllowedPrefixes(t *testing.T) {
 		{name: "egress off", n: Network{}, wantNone: true},
 		{name: "hosts only", n: Network{AllowEgress: true, Allow: []NetworkRule{{Host: "pypi.org"}}}, wantNone: true},
 		{name: "open: every public address, no built-in denies", n: Network{AllowEgress: true, Deny: []NetworkRule{{CIDR: "198.51.100.0/24"}}},
-			in:  []string{"8.8.8.8", "151.101.0.223", "2606:4700::1", "203.0.113.9"},
-			out: []string{"127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "::1", "fd00:ec2::254", "fe80::1", "100.64.1.1", "198.51.100.7", "::ffff:10.0.0.1"}},
+			in: []string{"8.8.8.8", "151.101.0.223", "2606:4700::1", "203.0.113.9"},
+			out: []string{"127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "::1", "fd00:ec2::254", "fe80::1", "100.64.1.1", "198.51.100.7", "::ffff:10.0.0.1",
+				"::", "::10.0.0.1", "::8.8.8.8", "::ffff:0:a00:1", "64:ff9b::a00:1", "64:ff9b:1::1"}},
 		{name: "cidr rules minus denies, lifted blocks kept", n: Network{AllowEgress: true,
 			Allow: []NetworkRule{{CIDR: "203.0.113.0/24"}, {CIDR: "10.1.2.0/24"}, {CIDR: "0.0.0.0/0", Ports: []int{9}}},
 			Deny:  []NetworkRule{{CIDR: "203.0.113.128/25"}}},
@@ -203,5 +214,24 @@ func TestAllowedPrefixes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBuiltinDenyReason: a refusal by a built-in deny names the address and
+// its kind in a sentence that reads right ("an IPv4-compatible address").
+func TestBuiltinDenyReason(t *testing.T) {
+	e := Network{AllowEgress: true}.Egress()
+	tests := []struct{ addr, want string }{
+		{"169.254.169.254", "169.254.169.254 is a cloud metadata address"},
+		{"::a00:1", "::a00:1 is an IPv4-compatible address"},
+		{"::ffff:0:a00:1", "::ffff:0:a00:1 is an IPv4-translated address"},
+		{"::", ":: is an unspecified address"},
+		{"192.0.0.9", "192.0.0.9 is an IETF protocol address"},
+		{"fd12::1", "fd12::1 is a unique local (IPv6) address"},
+	}
+	for _, tt := range tests {
+		if v := e.CheckAddr("", netip.MustParseAddr(tt.addr), 443); v.Allowed || !strings.Contains(v.Reason, tt.want) {
+			t.Errorf("CheckAddr(%s) = %+v, want a reason containing %q", tt.addr, v, tt.want)
+		}
 	}
 }

@@ -75,7 +75,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), staticLedger: staticLedgerFor(p, b), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, b), staticLedger: staticLedgerFor(p, b), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -89,6 +89,9 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 type executePython struct {
 	policy *policy.Policy
 	egress *policy.Egress
+	// enforced says which denied destinations the backend blocks itself
+	// while the code runs; the pre-check refuses code naming the others.
+	enforced precheck.Enforcement
 	// staticLedger, when not nil, is the enforcement and note of the
 	// ledger this layer fills in from the static check (see fillNetwork).
 	staticLedger *sandbox.Network
@@ -121,9 +124,9 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 		return mcp.NewToolResultError(d.Reason), nil
 	}
 
-	pre := precheck.Check(args.Code, h.egress)
+	pre := precheck.Check(args.Code, h.egress, h.enforced)
 	if pre.Refused != nil {
-		h.log.Info("call refused by the network pre-check", zap.String("host", pre.Refused.Host), zap.String("rule", pre.Refused.Rule))
+		h.log.Info("call refused by the network pre-check: the backend cannot enforce the rule", zap.String("host", pre.Refused.Host), zap.String("rule", pre.Refused.Rule))
 		out.Deny("network", pre.Message())
 		return mcp.NewToolResultError(pre.Message()), nil
 	}
@@ -151,8 +154,12 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 	}
 	h.fillNetwork(&res, pre)
 	out.SetResult(res)
+	text := FormatResult(res)
+	if note := preCheckNote(res, pre); note != "" {
+		text += "\n" + note
+	}
 	return &mcp.CallToolResult{
-		Content:           []mcp.Content{mcp.NewTextContent(FormatResult(res))},
+		Content:           []mcp.Content{mcp.NewTextContent(text)},
 		StructuredContent: res,
 		IsError:           res.Status != sandbox.StatusOK,
 	}, nil
@@ -169,6 +176,19 @@ func (h *executePython) fillNetwork(res *sandbox.Result, pre precheck.Result) {
 	case res.Network == nil:
 		res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
 	}
+}
+
+// enforcementFor says which destinations the network policy denies backend
+// b blocks itself while the code runs: all of them, except on Modal with
+// egress, where Modal blocks only what its allowlists leave out (see
+// policy.ModalFilter); with on_unenforceable: refuse no denied destination
+// gets through, with advisory the gaps do.
+func enforcementFor(p *policy.Policy, b sandbox.Backend) precheck.Enforcement {
+	if !p.Network.AllowEgress || b.Name() != policy.BackendModal {
+		return nil
+	}
+	m := p.Network.ModalFilter()
+	return func(f precheck.Finding) bool { return m.Blocks(f.Host, f.Addr, f.Port) }
 }
 
 // staticLedgerFor is the enforcement and note of the ledger the Airlock

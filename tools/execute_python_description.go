@@ -50,7 +50,8 @@ func networkDescription(n policy.Network, backend string) string {
 		for i, g := range gaps {
 			rules[i] = g.Rule
 		}
-		return s + " (enforced by Modal, except these rules, which are ADVISORY ONLY: " + strings.Join(slices.Compact(rules), "; ") + ")"
+		return s + " (enforced by Modal, except these rules, which are ADVISORY ONLY: " + strings.Join(slices.Compact(rules), "; ") +
+			"; code naming a destination the policy denies but Modal would let through is refused before running)"
 	}
 	return s
 }

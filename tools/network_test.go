@@ -16,8 +16,7 @@ import (
 // TestNetworkLedgerByBackend: what the Airlock layer puts in a result's
 // network ledger, per backend and policy: the proxy's own ledger passes
 // through; Modal gets the static findings and says whether part of the
-// policy was only advisory; a plainly denied destination is refused before
-// the backend is called, with the rule named.
+// policy was only advisory. (When the pre-check refuses: precheck_test.go.)
 func TestNetworkLedgerByBackend(t *testing.T) {
 	pypi := []policy.NetworkRule{{Host: "pypi.org", Ports: []int{443}}}
 	withNet := func(allow []policy.NetworkRule, mode string) *policy.Policy {
@@ -39,7 +38,6 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 		enforcement string
 		statics     int    // static entries expected
 		text        string // substring of the text content
-		refused     string // substring of a refusal; the backend is not called
 	}{
 		{name: "local: the proxy ledger passes through, refusals explained in the text", p: withNet(pypi, policy.Refuse), backend: policy.BackendLocal, ledger: proxyLedger, code: code,
 			enforcement: sandbox.EnforcementProxy, text: "[network] Connection to evil.test:443 refused: evil.test is not in the operator's allow list"},
@@ -47,8 +45,6 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 			enforcement: sandbox.EnforcementModal, statics: 1},
 		{name: "modal advisory says so in every result", p: withNet(pypi, policy.Advisory), backend: policy.BackendModal, code: code,
 			enforcement: sandbox.EnforcementAdvisory, statics: 1},
-		{name: "plainly denied destination refused before running", p: withNet(pypi, policy.Advisory), backend: policy.BackendModal, code: "import requests\nrequests.get('https://evil.test/x')",
-			refused: `Code refused before running: it contacts evil.test ("https://evil.test/x", line 2)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,12 +56,6 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 			res, err := tool.Handler(context.Background(), call(`{"code":`+strconv.Quote(tt.code)+`}`))
 			if err != nil {
 				t.Fatal(err)
-			}
-			if tt.refused != "" {
-				if !res.IsError || !strings.Contains(text(t, res), tt.refused) || len(fb.requests()) != 0 {
-					t.Errorf("refusal: isError %v, %d backend calls, text %q", res.IsError, len(fb.requests()), text(t, res))
-				}
-				return
 			}
 			r := res.StructuredContent.(sandbox.Result)
 			if r.Network == nil || r.Network.Enforcement != tt.enforcement {

@@ -66,7 +66,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(res)
 	} else {
-		fmt.Fprintln(stdout, tools.FormatResult(res))
+		fmt.Fprintln(stdout, resultText(out))
 	}
 	if res.Status != sandbox.StatusOK {
 		return 1

@@ -26,7 +26,7 @@ var benchPolicy = policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{
 
 // TestSnippet: what the benchmark's snippet holds, decided.
 func TestSnippet(t *testing.T) {
-	r := Check(snippet(t), benchPolicy)
+	r := Check(snippet(t), benchPolicy, nil)
 	var got []string
 	for _, f := range r.Findings {
 		got = append(got, f.Host)
@@ -34,8 +34,8 @@ func TestSnippet(t *testing.T) {
 	if strings.Join(got, " ") != "warehouse.pypa.io pypi.org pypistats.org example.com files.pythonhosted.org" {
 		t.Errorf("findings %v", got)
 	}
-	if r.Refused == nil || r.Refused.Host != "warehouse.pypa.io" || r.Refused.Line != 3 || r.NetworkUse != "import requests, line 20" {
-		t.Errorf("Refused %+v, network use %q", r.Refused, r.NetworkUse)
+	if r.Denied == nil || r.Denied.Host != "warehouse.pypa.io" || r.Denied.Line != 3 || r.Refused != nil || r.NetworkUse != "import requests, line 20" {
+		t.Errorf("Denied %+v, Refused %+v, network use %q", r.Denied, r.Refused, r.NetworkUse)
 	}
 }
 
@@ -52,7 +52,7 @@ func BenchmarkCheck(b *testing.B) {
 			b.SetBytes(int64(len(bc.code)))
 			b.ReportAllocs()
 			for b.Loop() {
-				Check(bc.code, benchPolicy)
+				Check(bc.code, benchPolicy, nil)
 			}
 		})
 	}

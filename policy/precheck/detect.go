@@ -162,7 +162,7 @@ func urlHost(host string, bracketed bool) (string, bool) {
 // than destinations.
 func bareDest(text string) (dest, bool) {
 	t := strings.TrimSpace(text)
-	if t == "" || len(t) > 300 || strings.IndexAny(t, ".:") < 0 && !strings.EqualFold(t, "localhost") {
+	if t == "" || len(t) > 300 || !strings.ContainsAny(t, ".:") && !strings.EqualFold(t, "localhost") {
 		return dest{}, false
 	}
 	for i := 0; i < len(t); i++ {

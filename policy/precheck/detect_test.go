@@ -12,7 +12,7 @@ import (
 // found renders what Check finds in code as "host port line source".
 func found(code string) []string {
 	var out []string
-	for _, f := range Check(code, policy.Network{AllowEgress: true}.Egress()).Findings {
+	for _, f := range Check(code, policy.Network{AllowEgress: true}.Egress(), nil).Findings {
 		out = append(out, fmt.Sprintf("%s %d %d %s", f.Host, f.Port, f.Line, f.Source))
 	}
 	return out
@@ -128,7 +128,7 @@ func TestInetAton(t *testing.T) {
 
 func TestSourceTruncated(t *testing.T) {
 	url := "https://evil.test/" + strings.Repeat("é", 100)
-	fs := Check(`u = "`+url+`"`, nil).Findings
+	fs := Check(`u = "`+url+`"`, nil, nil).Findings
 	if len(fs) != 1 {
 		t.Fatalf("findings = %v", fs)
 	}
@@ -137,7 +137,7 @@ func TestSourceTruncated(t *testing.T) {
 		t.Errorf("Source = %q (%d bytes)", s, len(s))
 	}
 	// Invalid UTF-8 from a bytes literal becomes valid.
-	fs = Check(`u = b"http://evil.test/\xff"`, nil).Findings
+	fs = Check(`u = b"http://evil.test/\xff"`, nil, nil).Findings
 	if len(fs) != 1 || !utf8.ValidString(fs[0].Source) {
 		t.Errorf("findings = %+v", fs)
 	}

@@ -1,14 +1,17 @@
 // Package precheck is the Airlock layer's static network pre-check of
 // Python code: before code is shipped to a sandbox, it finds the URLs,
-// hostnames and IP addresses the code's string literals mention, decides
-// each with the network policy, and refuses the call at once, naming the
-// host and the rule, when one is plainly denied and the code uses the
-// network.
+// hostnames and IP addresses the code's string literals mention and
+// decides each with the network policy.
 //
-// It is a fast, explainable first line, not the enforcement: code can build
-// any destination at run time, and the proxy or the backend enforce the
-// policy on every connection while the code runs. What it saves is a run,
-// and it tells the model in one sentence why.
+// It is not the enforcement: code can build any destination at run time,
+// and the proxy or the backend enforce the policy on every connection
+// while the code runs. So a destination the policy denies does not stop
+// the code where the backend blocks it anyway (the local backend; Modal
+// for the rules it enforces): the code runs, and the finding explains a
+// connection that then fails (Result.Note). The pre-check refuses code
+// only where nothing else would enforce the rule: when the backend would
+// let a connection to a denied destination through (Modal's advisory gaps,
+// see Enforcement) and the code uses the network.
 //
 // What it reads:
 //
@@ -28,13 +31,13 @@
 //   - ("host", 443) tuples: a host literal followed by "," and an integer
 //     gives the port.
 //
-// Loopback destinations are listed but never refused: inside a sandbox they
-// are the sandbox's own.
+// Loopback destinations are listed but never denied here: inside a sandbox
+// they are the sandbox's own.
 //
-// When it refuses: only when the code plausibly uses the network (it
-// imports or uses a networking module: socket, urllib, http, requests,
-// httpx, aiohttp, ...; asyncio's open_connection; or runs a shell through
-// subprocess or os.system and a literal names curl, wget, nc, pip, ...).
+// Whether the code uses the network, which a refusal also needs: it
+// imports or uses a networking module (socket, urllib, http, requests,
+// httpx, aiohttp, ...; asyncio's open_connection), or runs a shell through
+// subprocess or os.system and a literal names curl, wget, nc, pip, ....
 // The test is deliberately simple: urllib counts even when only
 // urllib.parse is used, and a library that fetches URLs itself
 // (pandas.read_csv("https://...")) does not count.
@@ -66,6 +69,10 @@ type Finding struct {
 	Line int `json:"line"`
 	// Verdict is the network policy's decision on Host and Port.
 	Verdict policy.Verdict `json:"-"`
+	// Addr is Host's address when it is known without DNS (an IP
+	// literal, localhost, the cloud metadata service's names), else the
+	// zero Addr.
+	Addr netip.Addr `json:"-"`
 	// Allowed and Rule copy Verdict for JSON.
 	Allowed bool   `json:"allowed"`
 	Rule    string `json:"rule"`
@@ -77,14 +84,24 @@ type Result struct {
 	// port, in the order they appear in the code; at most MaxFindings.
 	// Never nil.
 	Findings []Finding `json:"findings"`
-	// Refused is the first plainly denied finding when the code also uses
-	// the network; nil when the call may run. It may lie beyond the
+	// Denied is the first finding the policy denies, loopback aside; nil
+	// when there is none. It may lie beyond the findings kept.
+	Denied *Finding `json:"denied,omitempty"`
+	// Refused is the first denied finding the backend would let through
+	// (see Enforcement), when the code also uses the network: the code
+	// must not run. Nil when the call may run. It may lie beyond the
 	// findings kept.
 	Refused *Finding `json:"refused,omitempty"`
 	// NetworkUse says what makes the code look like it uses the network
 	// ("import requests, line 1"), "" when nothing does.
 	NetworkUse string `json:"network_use,omitempty"`
 }
+
+// Enforcement reports whether the backend itself blocks, while the code
+// runs, a connection to the destination of f, a finding the policy
+// denies. A nil Enforcement is a backend that enforces the whole network
+// policy (the local backend, or any backend when egress is off).
+type Enforcement func(f Finding) bool
 
 const (
 	// MaxFindings bounds Result.Findings.
@@ -97,9 +114,10 @@ const (
 )
 
 // Check scans code (Python source, possibly invalid) and decides what it
-// finds with e. A nil e is the default policy: no network at all. Check
-// never panics and runs in time linear in len(code).
-func Check(code string, e *policy.Egress) Result {
+// finds with e; enforced says what the backend blocks by itself. A nil e is
+// the default policy: no network at all. Check never panics and runs in
+// time linear in len(code).
+func Check(code string, e *policy.Egress, enforced Enforcement) Result {
 	if e == nil {
 		e = policy.Network{}.Egress()
 	}
@@ -107,21 +125,28 @@ func Check(code string, e *policy.Egress) Result {
 	a.run(code)
 
 	r := Result{Findings: []Finding{}, NetworkUse: a.networkUse()}
+	mayRefuse := enforced != nil && r.NetworkUse != ""
 	slices.SortStableFunc(a.cands, func(x, y candidate) int {
 		return cmp.Or(cmp.Compare(x.off, y.off), cmp.Compare(x.pos, y.pos))
 	})
 	for i := range a.cands {
-		if len(r.Findings) == MaxFindings && (r.Refused != nil || r.NetworkUse == "") {
+		if len(r.Findings) == MaxFindings && r.Denied != nil && (r.Refused != nil || !mayRefuse) {
 			break
 		}
 		c := &a.cands[i]
 		f := Finding{Host: c.host, Port: c.port, Source: cleanSource(c.source), Line: c.line}
-		f.Verdict = decide(e, c.host, c.port)
+		f.Verdict, f.Addr = decide(e, c.host, c.port)
 		f.Allowed, f.Rule = f.Verdict.Allowed, f.Verdict.Rule
 		if len(r.Findings) < MaxFindings {
 			r.Findings = append(r.Findings, f)
 		}
-		if !f.Allowed && r.Refused == nil && r.NetworkUse != "" && !sandboxLocal(c.host) {
+		if f.Allowed || sandboxLocal(c.host) {
+			continue
+		}
+		if r.Denied == nil {
+			r.Denied = &f
+		}
+		if mayRefuse && r.Refused == nil && !enforced(f) {
 			r.Refused = &f
 		}
 	}
@@ -155,44 +180,63 @@ var knownAddrs = map[string]netip.Addr{
 	"metadata.goog":            netip.MustParseAddr("169.254.169.254"),
 }
 
-// decide asks the policy about host:port. A name allowed by name whose
-// address is known in advance (localhost, the metadata service's names)
-// is checked at that address too, as the enforcement does after resolving
-// it.
-func decide(e *policy.Egress, host string, port int) policy.Verdict {
-	v := e.CheckHost(host, port)
-	if !v.Allowed {
-		return v
-	}
+// decide asks the policy about host:port, and returns the host's address
+// when it is known without DNS (an IP literal, localhost, the metadata
+// service's names). A name allowed by name whose address is known is
+// checked at that address too, as the enforcement does after resolving it.
+func decide(e *policy.Egress, host string, port int) (policy.Verdict, netip.Addr) {
 	addr, ok := knownAddrs[host]
 	if localhostName(host) {
 		addr, ok = netip.MustParseAddr("127.0.0.1"), true
 	}
-	if ok {
+	if a, err := netip.ParseAddr(host); err == nil { // hosts are normalized: no brackets, lowercase
+		addr = a
+	}
+	v := e.CheckHost(host, port)
+	if v.Allowed && ok {
 		if va := e.CheckAddr(host, addr, port); !va.Allowed {
-			return va
+			return va, addr
 		}
 	}
-	return v
+	return v, addr
 }
 
-// Message is the one-sentence refusal for the model, "" when nothing is
-// refused: "Code refused before running: it contacts evil.test
+// Message is the refusal for the model, "" when nothing is refused:
+// "Code refused before running: it contacts evil.test
 // (\"https://evil.test/x\", line 3), which the operator's network policy
-// denies: <the verdict's reason> This check only reads the code's string
-// literals; the network policy itself is enforced while the code runs."
+// denies: <the verdict's reason> This backend cannot enforce that rule
+// while the code runs, so the Airlock layer refuses the code instead; leave
+// that destination out of the code."
 func (r Result) Message() string {
-	f := r.Refused
-	if f == nil {
+	if r.Refused == nil {
 		return ""
 	}
-	reason := f.Verdict.Reason
-	if reason == "" {
-		reason = "rule " + f.Rule + "."
+	return "Code refused before running: it contacts " + r.Refused.described() + ", which the operator's network policy denies: " +
+		r.Refused.reason() + " This backend cannot enforce that rule while the code runs, so the Airlock layer refuses the code instead; leave that destination out of the code."
+}
+
+// Note is one sentence for a run whose connection failed, "" when no
+// finding is denied: "The Airlock pre-check found evil.test
+// (\"https://evil.test/x\", line 3) in the code, which the operator's
+// network policy denies: <the verdict's reason>"
+func (r Result) Note() string {
+	if r.Denied == nil {
+		return ""
 	}
-	return "Code refused before running: it contacts " + f.Host + " (" + strconv.Quote(f.Source) + ", line " +
-		strconv.Itoa(f.Line) + "), which the operator's network policy denies: " + reason +
-		" This check only reads the code's string literals; the network policy itself is enforced while the code runs."
+	return "The Airlock pre-check found " + r.Denied.described() + " in the code, which the operator's network policy denies: " + r.Denied.reason()
+}
+
+// described is "evil.test (\"https://evil.test/x\", line 3)".
+func (f *Finding) described() string {
+	return f.Host + " (" + strconv.Quote(f.Source) + ", line " + strconv.Itoa(f.Line) + ")"
+}
+
+// reason is the verdict's one-sentence reason, or the rule that decided.
+func (f *Finding) reason() string {
+	if f.Verdict.Reason != "" {
+		return f.Verdict.Reason
+	}
+	return "rule " + f.Rule + "."
 }
 
 // cleanSource makes s fit Finding.Source: valid UTF-8, replacement fields

@@ -24,6 +24,10 @@ var (
 	privateAllowed = policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{CIDR: "10.1.0.0/16", Ports: []int{5432}}}}
 )
 
+// blocksNothing is a backend that enforces none of the policy itself: the
+// pre-check refuses every denied finding of code that uses the network.
+var blocksNothing Enforcement = func(Finding) bool { return false }
+
 func TestCheckDecisions(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -79,7 +83,7 @@ func TestCheckDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Check(tt.code, tt.net.Egress())
+			r := Check(tt.code, tt.net.Egress(), blocksNothing)
 			got := ""
 			if r.Refused != nil {
 				got = fmt.Sprintf("%s %d %s", r.Refused.Host, r.Refused.Port, r.Refused.Rule)
@@ -94,6 +98,9 @@ func TestCheckDecisions(t *testing.T) {
 				}
 				if r.NetworkUse == "" {
 					t.Error("refused without network use")
+				}
+				if r.Denied == nil || *r.Denied != *r.Refused {
+					t.Errorf("denied %+v, want the refused finding", r.Denied)
 				}
 			}
 			if len(r.Findings) == 0 && !strings.Contains(tt.name, "comment") {
@@ -116,33 +123,103 @@ func TestNetworkUse(t *testing.T) {
 		{"import os\nos.system('ls')", ""},
 	}
 	for _, tt := range tests {
-		if got := Check(tt.code, nil).NetworkUse; got != tt.want {
+		if got := Check(tt.code, nil, nil).NetworkUse; got != tt.want {
 			t.Errorf("NetworkUse of %q = %q, want %q", tt.code, got, tt.want)
 		}
 	}
 }
 
 func TestMessage(t *testing.T) {
-	r := Check("import requests\n\nrequests.get(\"https://evil.test/x\")", policy.Network{}.Egress())
+	code := "import requests\n\nrequests.get(\"https://evil.test/x\")"
+	r := Check(code, wildcardWithDeny.Egress(), blocksNothing)
 	want := `Code refused before running: it contacts evil.test ("https://evil.test/x", line 3), which the operator's network policy denies: ` +
-		`Connection to evil.test:443 refused: the operator's policy allows no network access from this sandbox (network.allow_egress is false). ` +
-		`This check only reads the code's string literals; the network policy itself is enforced while the code runs.`
+		`Connection to evil.test:443 refused: evil.test is not in the operator's allow list (network.allow). ` +
+		`This backend cannot enforce that rule while the code runs, so the Airlock layer refuses the code instead; leave that destination out of the code.`
 	if got := r.Message(); got != want {
 		t.Errorf("Message() =\n%s\nwant\n%s", got, want)
 	}
 	if got := (Result{}).Message(); got != "" {
 		t.Errorf("Message() without refusal = %q", got)
 	}
-	r = Check("import requests\nrequests.get('http://169.254.169.254/latest/meta-data')", policy.Network{AllowEgress: true}.Egress())
+	// The refusal never claims the rule is enforced while the code runs.
+	if strings.Contains(r.Message(), "enforced while the code runs") {
+		t.Errorf("Message() claims enforcement: %s", r.Message())
+	}
+
+	r = Check(code, policy.Network{}.Egress(), nil)
+	want = `The Airlock pre-check found evil.test ("https://evil.test/x", line 3) in the code, which the operator's network policy denies: ` +
+		`Connection to evil.test:443 refused: the operator's policy allows no network access from this sandbox (network.allow_egress is false).`
+	if got := r.Note(); got != want {
+		t.Errorf("Note() =\n%s\nwant\n%s", got, want)
+	}
+	if got := (Result{}).Note(); got != "" {
+		t.Errorf("Note() without a denied finding = %q", got)
+	}
+
+	r = Check("import requests\nrequests.get('http://169.254.169.254/latest/meta-data')", policy.Network{AllowEgress: true}.Egress(), blocksNothing)
 	if m := r.Message(); !strings.Contains(m, `it contacts 169.254.169.254 ("http://169.254.169.254/latest/meta-data", line 2)`) ||
 		!strings.Contains(m, "169.254.169.254 is a cloud metadata address") {
 		t.Errorf("Message() = %s", m)
 	}
 }
 
+// TestEnforcement: the pre-check refuses only a denied destination the
+// backend would let through, in code that uses the network. Where the
+// backend enforces the policy (nil Enforcement), code that only mentions a
+// URL, or that fails to connect at run time, is never refused; the denied
+// finding is kept for a note.
+func TestEnforcement(t *testing.T) {
+	onlyEvil := Enforcement(func(f Finding) bool { return f.Host != "evil.test" })
+	tests := []struct {
+		name     string
+		net      policy.Network
+		enforced Enforcement
+		code     string
+		denied   string // the first denied finding's host, "" for none
+		refused  string // the refused finding's host, "" for none
+	}{
+		{"urllib.parse only, default policy", egressOff, nil,
+			`from urllib.parse import urlparse; print(urlparse("https://example.com/a").netloc)`, "example.com", ""},
+		{"socket imported, a URL in a string", egressOff, nil,
+			"import socket\nprint('see https://example.com/docs')", "example.com", ""},
+		{"a real request to a denied host, enforced at run time", pypiOnly, nil,
+			"import requests\nrequests.get('https://evil.test/x')", "evil.test", ""},
+		{"the metadata address, enforced at run time", open, nil,
+			"import urllib.request\nurllib.request.urlopen('http://169.254.169.254/')", "169.254.169.254", ""},
+		{"denied findings the backend blocks are passed over", egressOff, onlyEvil,
+			"import requests\nrequests.get('https://a.test/')\nrequests.get('https://evil.test/')", "a.test", "evil.test"},
+		{"a finding the backend lets through is refused", egressOff, onlyEvil,
+			"import requests\nrequests.get('https://evil.test/')", "evil.test", "evil.test"},
+		{"never without network use", egressOff, blocksNothing,
+			"DOCS = 'https://evil.test/docs'", "evil.test", ""},
+		{"allowed findings are not asked about", pypiOnly, Enforcement(func(f Finding) bool { panic("asked about " + f.Host) }),
+			"import requests\nrequests.get('https://pypi.org/simple/')", "", ""},
+		{"loopback is neither denied nor refused", egressOff, blocksNothing,
+			"import requests\nrequests.get('http://localhost:8000/')", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Check(tt.code, tt.net.Egress(), tt.enforced)
+			denied, refused := "", ""
+			if r.Denied != nil {
+				denied = r.Denied.Host
+			}
+			if r.Refused != nil {
+				refused = r.Refused.Host
+			}
+			if denied != tt.denied || refused != tt.refused {
+				t.Errorf("denied %q, refused %q; want %q, %q (findings %+v)", denied, refused, tt.denied, tt.refused, r.Findings)
+			}
+			if (r.Message() != "") != (refused != "") || (r.Note() != "") != (denied != "") {
+				t.Errorf("Message() %q, Note() %q", r.Message(), r.Note())
+			}
+		})
+	}
+}
+
 func TestFindingJSON(t *testing.T) {
-	r := Check("import requests\nrequests.get('https://evil.test/x')", pypiOnly.Egress())
-	b, err := json.Marshal(r.Refused)
+	r := Check("import requests\nrequests.get('https://evil.test/x')", pypiOnly.Egress(), nil)
+	b, err := json.Marshal(r.Denied)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +230,7 @@ func TestFindingJSON(t *testing.T) {
 }
 
 // TestLimits: at most MaxFindings are kept, but a denied destination after
-// them is still refused; Check decides at most maxDestinations.
+// them is still found and refused; Check decides at most maxDestinations.
 func TestLimits(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("import requests\n")
@@ -161,12 +238,12 @@ func TestLimits(t *testing.T) {
 		fmt.Fprintf(&b, "requests.get('https://h%d.example.com/')\n", i)
 	}
 	b.WriteString("requests.get('https://evil.test/')\n")
-	r := Check(b.String(), wildcardWithDeny.Egress())
+	r := Check(b.String(), wildcardWithDeny.Egress(), blocksNothing)
 	if len(r.Findings) != MaxFindings || r.Findings[0].Host != "h0.example.com" || r.Findings[MaxFindings-1].Host != "h63.example.com" {
 		t.Errorf("%d findings, first %v", len(r.Findings), r.Findings[0])
 	}
-	if r.Refused == nil || r.Refused.Host != "evil.test" || r.Refused.Line != 102 {
-		t.Errorf("Refused = %+v", r.Refused)
+	if r.Refused == nil || r.Refused.Host != "evil.test" || r.Refused.Line != 102 || r.Denied == nil || *r.Denied != *r.Refused {
+		t.Errorf("Refused = %+v, Denied = %+v", r.Refused, r.Denied)
 	}
 
 	b.Reset()
@@ -182,9 +259,9 @@ func TestLimits(t *testing.T) {
 
 // TestNilEgress: a nil policy is the default one, no network.
 func TestNilEgress(t *testing.T) {
-	r := Check("import socket\nH = 'evil.test'", nil)
-	if r.Refused == nil || r.Refused.Rule != "network.allow_egress: false" {
-		t.Errorf("Refused = %+v", r.Refused)
+	r := Check("import socket\nH = 'evil.test'", nil, nil)
+	if r.Denied == nil || r.Denied.Rule != "network.allow_egress: false" {
+		t.Errorf("Denied = %+v", r.Denied)
 	}
 }
 
@@ -208,7 +285,7 @@ func TestAdversarial(t *testing.T) {
 	}
 	for name, code := range inputs {
 		t.Run(name, func(t *testing.T) {
-			r := Check(code, open.Egress())
+			r := Check(code, open.Egress(), blocksNothing)
 			if len(r.Findings) > MaxFindings {
 				t.Errorf("%d findings", len(r.Findings))
 			}
@@ -232,7 +309,7 @@ func FuzzCheck(f *testing.F) {
 		Deny:  []policy.NetworkRule{{Host: "evil.test", Ports: []int{443}}},
 	}.Egress()
 	f.Fuzz(func(t *testing.T, code string) {
-		r := Check(code, net)
+		r := Check(code, net, blocksNothing)
 		if len(r.Findings) > MaxFindings {
 			t.Fatalf("%d findings", len(r.Findings))
 		}
@@ -243,8 +320,11 @@ func FuzzCheck(f *testing.F) {
 				t.Fatalf("bad finding %+v", x)
 			}
 		}
-		if (r.Refused != nil) != (r.Message() != "") || r.Refused != nil && (r.Refused.Allowed || r.NetworkUse == "") {
+		if (r.Refused != nil) != (r.Message() != "") || r.Refused != nil && (r.Refused.Allowed || r.NetworkUse == "" || r.Denied == nil) {
 			t.Fatalf("bad refusal %+v", r)
+		}
+		if (r.Denied != nil) != (r.Note() != "") || r.Denied != nil && r.Denied.Allowed {
+			t.Fatalf("bad denied finding %+v", r)
 		}
 	})
 }
