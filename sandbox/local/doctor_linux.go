@@ -13,6 +13,7 @@ import (
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
 )
 
@@ -45,8 +46,6 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 		} else {
 			add("user namespaces", CheckOK, fmt.Sprintf("not root (uid %d): sandboxes run as root of a user namespace mapped to uid %d, with every capability dropped", os.Geteuid(), os.Geteuid()))
 		}
-	} else {
-		add("sandbox uid", CheckOK, fmt.Sprintf("running as root: each sandbox runs as its own unprivileged host uid from %d", uidBase(opts)))
 	}
 
 	b, err := New(ctx, opts)
@@ -56,6 +55,10 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	}
 	defer b.Close()
 	add("sandbox", CheckOK, "a trivial execution succeeded in a fresh sandbox")
+	if first, last, ok := b.UIDRange(); ok {
+		add("sandbox uid", CheckOK, fmt.Sprintf("running as root: each server claims its own block of %d host uids (lock files in %s), each sandbox one uid of it; this check got %d–%d",
+			last-first+1, hostUIDRanges.dir(), first, last))
+	}
 	add("namespaces", CheckOK, "pid, mount, network, ipc, uts, cgroup"+map[bool]string{true: ", user", false: ""}[rootless])
 	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxinit.Workdir))
 	if opts.Network == nil {
@@ -77,9 +80,14 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 		add("privileges", CheckFailed, fmt.Sprintf("a sandbox kept privileges: %+v", prot))
 	}
 	if prot.seccomp {
-		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 answered ENOSYS, 32-bit system calls refused", sandboxinit.DeniedSyscallCount()))
+		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 and memfd_secret answered ENOSYS, 32-bit system calls refused", sandboxinit.DeniedSyscallCount()))
 	} else {
 		add("seccomp", CheckFailed, "no seccomp filter is in force inside the sandbox")
+	}
+	if surf, err := b.probeKernelSurfaces(ctx); err != nil {
+		add("socket families", CheckFailed, err.Error())
+	} else {
+		addKernelSurfaceChecks(add, surf, b.cgroups != nil)
 	}
 	if abi, err := llsyscall.LandlockGetABIVersion(); err != nil || abi < 1 || !prot.landlock {
 		add("landlock", CheckUnavailable, "the kernel has no Landlock (or it is not enabled at boot); the read-only mounts still hold")
@@ -103,13 +111,6 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	return checks, ok
 }
 
-func uidBase(opts Options) int {
-	if opts.UIDBase != 0 {
-		return opts.UIDBase
-	}
-	return DefaultUIDBase
-}
-
 // hint turns a setup error into advice a person can act on.
 func hint(err error) string {
 	msg := err.Error()
@@ -120,4 +121,53 @@ func hint(err error) string {
 		return msg + " — the kernel lacks a feature the sandbox needs (Linux 5.12 or newer is required for mount_setattr)"
 	}
 	return msg
+}
+
+// kernelSurfaces is what a sandbox answers when it asks for an AF_VSOCK
+// socket and a memfd: "allowed" or the errno's name.
+type kernelSurfaces struct {
+	vsock, memfd string
+}
+
+const probeKernelSurfacesScript = `import errno, os, socket
+def answer(make, close):
+    try:
+        close(make())
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+    return "allowed"
+print(answer(lambda: socket.socket(40, socket.SOCK_STREAM), lambda s: s.close()),
+      answer(lambda: os.memfd_create("probe"), os.close))`
+
+func (b *Backend) probeKernelSurfaces(ctx context.Context) (kernelSurfaces, error) {
+	res, err := b.Execute(ctx, sandbox.Request{Code: probeKernelSurfacesScript, Limits: selfTestLimits})
+	if err != nil {
+		return kernelSurfaces{}, err
+	}
+	f := strings.Fields(res.Stdout)
+	if res.Status != sandbox.StatusOK || len(f) != 2 {
+		return kernelSurfaces{}, fmt.Errorf("the socket and memfd probe failed inside a sandbox: %s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	return kernelSurfaces{vsock: f[0], memfd: f[1]}, nil
+}
+
+// addKernelSurfaceChecks reports the socket families a sandbox may use and
+// what it may do with memory no rlimit counts, from what a sandbox
+// answered.
+func addKernelSurfaceChecks(add func(string, CheckState, string), surf kernelSurfaces, memoryCgroup bool) {
+	if surf.vsock == "EAFNOSUPPORT" {
+		add("socket families", CheckOK, "AF_UNIX, AF_INET and AF_INET6 only: every other family (AF_VSOCK, AF_NETLINK, AF_PACKET, AF_ALG, ...) is answered EAFNOSUPPORT (AF_VSOCK checked inside a sandbox)")
+	} else {
+		add("socket families", CheckFailed, "a sandbox asking for an AF_VSOCK socket got "+surf.vsock+", not EAFNOSUPPORT: the seccomp filter is not the one this build installs")
+	}
+	switch {
+	case memoryCgroup && surf.memfd == "allowed":
+		add("memfd and System V IPC", CheckOK, "allowed: their pages are charged to each sandbox's memory cgroup")
+	case !memoryCgroup && surf.memfd == "ENOSYS":
+		add("memfd and System V IPC", CheckOK, fmt.Sprintf("refused (%d system calls answered ENOSYS, memfd checked inside a sandbox): without a memory cgroup nothing would bound their memory; POSIX shared memory in /dev/shm works, within the scratch space's cap", sandboxinit.UnaccountedMemorySyscallCount()))
+	case memoryCgroup:
+		add("memfd and System V IPC", CheckDegraded, "a sandbox asking for a memfd got "+surf.memfd+", though its memory cgroup would bound it")
+	default:
+		add("memfd and System V IPC", CheckFailed, "a sandbox asking for a memfd got "+surf.memfd+", not ENOSYS, and no memory cgroup bounds its pages: the seccomp filter is not the one this build installs")
+	}
 }

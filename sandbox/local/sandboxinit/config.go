@@ -80,6 +80,11 @@ type Config struct {
 	// it to the parent on ProxyChannelFD; the parent serves the Airlock
 	// proxy on it.
 	ProxyPort int `json:"proxy_port"`
+	// DenyUnaccountedMemory makes the seccomp filter refuse memfd_create
+	// and System V IPC, whose memory no rlimit counts. The parent sets it
+	// where no memory cgroup bounds the sandbox; with one, those pages are
+	// charged to the cgroup and the calls stay allowed.
+	DenyUnaccountedMemory bool `json:"deny_unaccounted_memory"`
 	// Rlimits are applied last, just before exec.
 	Rlimits Rlimits `json:"rlimits"`
 }

@@ -424,7 +424,7 @@ func prepareLandlockStep(st *initState) (err error) {
 }
 
 func prepareSeccompStep(st *initState) (err error) {
-	st.seccomp, err = buildSeccompProgram()
+	st.seccomp, err = buildSeccompProgram(st.cfg.DenyUnaccountedMemory)
 	return err
 }
 
@@ -490,15 +490,27 @@ type rlimit struct {
 	soft, hard uint64
 }
 
+// cpuHardGraceSeconds is how far RLIMIT_CPU's hard limit lies past its
+// soft limit, the CPU limit the policy sets.
+const cpuHardGraceSeconds = 1
+
 // rlimitTable lists the limits in the order they are set: the address
 // space last.
+//
+// At the CPU limit (the soft limit) the kernel sends a process SIGXCPU,
+// which ends it unless it handles the signal; a process the code started
+// dies of it, and its parent learns why. The interpreter is pid 1 of its
+// pid namespace, for which the kernel drops a SIGXCPU it does not handle,
+// so it runs on to the hard limit a second later and gets SIGKILL, which
+// the server names the CPU limit's by the CPU time the interpreter was
+// charged. With soft = hard every process would get an unexplained SIGKILL.
 func rlimitTable(r Rlimits) []rlimit {
 	return []rlimit{
 		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0, 0},
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, r.OpenFiles, r.OpenFiles},
 		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, r.Processes, r.Processes},
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, r.FileSize, r.FileSize},
-		{"RLIMIT_CPU", unix.RLIMIT_CPU, r.CPUSeconds, r.CPUSeconds},
+		{"RLIMIT_CPU", unix.RLIMIT_CPU, r.CPUSeconds, r.CPUSeconds + cpuHardGraceSeconds},
 		{"RLIMIT_AS", unix.RLIMIT_AS, r.AddressSpace, r.AddressSpace},
 	}
 }
