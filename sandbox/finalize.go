@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -21,9 +22,17 @@ type ProcessExit struct {
 	Canceled bool
 	// Duration is the wall-clock time of the execution.
 	Duration time.Duration
-	// CPUTime is the CPU time the sandbox consumed, when the backend knows it
-	// (0 otherwise). It tells a CPU-limit SIGKILL from a memory one.
+	// CPUTime is the CPU time of the sandbox's main process in the currency
+	// its CPU time limit is enforced in: on Linux its CPUCLOCK_PROF clock
+	// (user and system time as the scheduler's ticks count them), read
+	// after it died. The kernel sends the hard limit's SIGKILL when exactly
+	// this clock reaches the limit, so CPUTime at or past Limits.CPUTime
+	// means that SIGKILL was the CPU limit's, with no tolerance. (The times
+	// wait4 reports are rescaled to the precise run time and can read
+	// several percent lower.) Valid when CPUTimeKnown.
 	CPUTime time.Duration
+	// CPUTimeKnown: the backend read CPUTime.
+	CPUTimeKnown bool
 	// OOMKilled: the backend knows the sandbox hit its memory limit and the
 	// kernel killed a process of it (a cgroup OOM kill).
 	OOMKilled bool
@@ -124,9 +133,17 @@ func fromEnvelope(res *Result, code int, envelope []byte, nonce string, limits L
 		res.Status = env.Status
 		res.Result = env.Result
 		res.Error = env.Error
-		if env.Error != nil && env.Error.Type == "MemoryError" && limits.MemoryBytes > 0 {
+		switch {
+		case env.Error == nil:
+		case env.Error.Type == "MemoryError" && limits.MemoryBytes > 0:
 			info := *env.Error
 			info.Message += " (the sandbox memory limit is " + mib(limits.MemoryBytes) + " MiB)"
+			res.Error = &info
+		case strings.Contains(env.Error.Message, "SIGXCPU") && limits.CPUTime > 0:
+			// A process the code started died at the CPU time limit
+			// (subprocess's CalledProcessError names the signal).
+			info := *env.Error
+			info.Message += " (SIGXCPU: a process reached the sandbox's CPU time limit of " + seconds(limits.CPUTime) + " s)"
 			res.Error = &info
 		}
 	}
@@ -139,31 +156,28 @@ func timeoutMessage(limit time.Duration) string {
 	return "execution exceeded the wall-clock limit of " + seconds(limit) + " s and was killed; output so far is kept"
 }
 
-// cpuTimeTolerance allows for the kernel's CPU accounting granularity.
-const cpuTimeTolerance = 50 * time.Millisecond
-
+// signalMessage explains a death by signal. A SIGKILL is the memory
+// cgroup's when the backend saw its OOM kill, the CPU limit's when the CPU
+// time the backend read reached it; without the CPU time both stay
+// possible.
 func signalMessage(exit ProcessExit, limits Limits) string {
-	// A SIGKILL is the CPU limit's hard stop when the CPU time reached it; when
-	// the backend cannot tell the CPU time, a run at least as long as the
-	// limit makes the CPU limit the likely cause (single-threaded code).
-	cpuLikely := limits.CPUTime > 0 && (exit.CPUTime >= limits.CPUTime-cpuTimeTolerance ||
-		exit.CPUTime == 0 && exit.Duration >= limits.CPUTime)
+	memory, cpu := "memory limit", "CPU time limit"
+	if limits.MemoryBytes > 0 {
+		memory += " of " + mib(limits.MemoryBytes) + " MiB"
+	}
+	if limits.CPUTime > 0 {
+		cpu += " of " + seconds(limits.CPUTime) + " s"
+	}
 	switch {
 	case exit.Signal == sigKILL && exit.OOMKilled:
-		if limits.MemoryBytes <= 0 {
-			return "killed by SIGKILL: the sandbox exceeded its memory limit"
-		}
-		return "killed by SIGKILL: the sandbox exceeded its memory limit of " + mib(limits.MemoryBytes) + " MiB"
-	case exit.Signal == sigXCPU || exit.Signal == sigKILL && cpuLikely:
-		if limits.CPUTime <= 0 {
-			return "killed by " + signalName(exit.Signal) + ": exceeded the CPU time limit"
-		}
-		return "killed by " + signalName(exit.Signal) + ": exceeded the CPU time limit of " + seconds(limits.CPUTime) + " s"
+		return "killed by SIGKILL: the sandbox exceeded its " + memory
+	case exit.Signal == sigXCPU,
+		exit.Signal == sigKILL && exit.CPUTimeKnown && limits.CPUTime > 0 && exit.CPUTime >= limits.CPUTime:
+		return "killed by " + signalName(exit.Signal) + ": exceeded the " + cpu
+	case exit.Signal == sigKILL && exit.CPUTimeKnown:
+		return "killed by SIGKILL before the " + cpu + " (the " + memory + " may have been reached, or the host ran out of memory)"
 	case exit.Signal == sigKILL:
-		if limits.MemoryBytes <= 0 {
-			return "killed by SIGKILL (a memory or process limit may have been reached)"
-		}
-		return "killed by SIGKILL (the memory limit of " + mib(limits.MemoryBytes) + " MiB or the process limit may have been reached)"
+		return "killed by SIGKILL (the " + memory + " or the " + cpu + " may have been reached)"
 	case exit.Signal == sigSEGV:
 		return "the interpreter crashed (SIGSEGV)"
 	case exit.Signal == sigXFSZ && limits.MaxFileBytes > 0:

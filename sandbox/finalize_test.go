@@ -22,6 +22,7 @@ func TestFinalize(t *testing.T) {
 	okEnv := frame(testNonce, `{"status":"ok","exit_code":0,"result":"42","error":null}`)
 	errEnv := frame(testNonce, `{"status":"error","exit_code":1,"result":null,"error":{"type":"ValueError","message":"bad","traceback":"tb"}}`)
 	memEnv := frame(testNonce, `{"status":"error","exit_code":1,"result":null,"error":{"type":"MemoryError","message":"cannot allocate","traceback":"tb"}}`)
+	cpuEnv := frame(testNonce, `{"status":"error","exit_code":1,"result":null,"error":{"type":"subprocess.CalledProcessError","message":"Command '['python3', '-c', 'while True: pass']' died with <Signals.SIGXCPU: 24>.","traceback":"tb"}}`)
 	forged := frame("ffeeddccbbaa99887766554433221100", `{"status":"ok","exit_code":0,"result":"'forged'","error":null}`)
 
 	type want struct {
@@ -80,31 +81,58 @@ func TestFinalize(t *testing.T) {
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGXCPU: exceeded the CPU time limit of 10 s"}},
 		},
 		{
-			name: "SIGKILL after the CPU time ran out", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: 10 * time.Second, Duration: 3 * time.Second},
+			name: "SIGKILL with the CPU clock at the limit", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: 10 * time.Second, CPUTimeKnown: true},
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: exceeded the CPU time limit of 10 s"}},
 		},
 		{
-			name: "SIGKILL by the memory cgroup", exit: ProcessExit{Signal: syscall.Signal(9), OOMKilled: true, CPUTime: time.Second, Duration: 2 * time.Second},
+			name: "SIGKILL with the CPU clock at the hard limit", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: 11 * time.Second, CPUTimeKnown: true},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: exceeded the CPU time limit of 10 s"}},
+		},
+		{
+			name: "SIGKILL past a fractional CPU limit", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: 2 * time.Second, CPUTimeKnown: true},
+			limits: &Limits{CPUTime: 1500 * time.Millisecond},
+			want:   want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: exceeded the CPU time limit of 1.5 s"}},
+		},
+		{
+			name: "SIGKILL with the CPU clock one tick short of the limit", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: 10*time.Second - 4*time.Millisecond, CPUTimeKnown: true},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
+				Message: "killed by SIGKILL before the CPU time limit of 10 s (the memory limit of 256 MiB may have been reached, or the host ran out of memory)"}},
+		},
+		{
+			name: "SIGKILL with no CPU time", exit: ProcessExit{Signal: syscall.Signal(9), CPUTimeKnown: true, Duration: 20 * time.Second},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
+				Message: "killed by SIGKILL before the CPU time limit of 10 s (the memory limit of 256 MiB may have been reached, or the host ran out of memory)"}},
+		},
+		{
+			name: "SIGKILL by the memory cgroup outranks the CPU clock", exit: ProcessExit{Signal: syscall.Signal(9), OOMKilled: true, CPUTime: 10 * time.Second, CPUTimeKnown: true},
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
 				Message: "killed by SIGKILL: the sandbox exceeded its memory limit of 256 MiB"}},
 		},
 		{
-			name: "SIGKILL with little CPU time", exit: ProcessExit{Signal: syscall.Signal(9), CPUTime: time.Second, Duration: 20 * time.Second},
-			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
-				Message: "killed by SIGKILL (the memory limit of 256 MiB or the process limit may have been reached)"}},
+			name: "SIGKILL by the memory cgroup, limit unknown", exit: ProcessExit{Signal: syscall.Signal(9), OOMKilled: true}, limits: &Limits{},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: the sandbox exceeded its memory limit"}},
 		},
 		{
-			name: "SIGKILL, CPU time unknown, short run", exit: ProcessExit{Signal: syscall.Signal(9), Duration: time.Second}, envelope: okEnv,
+			// A backend that cannot read the CPU clock does not guess from
+			// the wall-clock time: both limits stay possible.
+			name: "SIGKILL, CPU time unknown, long run", exit: ProcessExit{Signal: syscall.Signal(9), Duration: 11 * time.Second}, envelope: okEnv,
 			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed",
-				Message: "killed by SIGKILL (the memory limit of 256 MiB or the process limit may have been reached)"}},
-		},
-		{
-			name: "SIGKILL, CPU time unknown, long run", exit: ProcessExit{Signal: syscall.Signal(9), Duration: 11 * time.Second},
-			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL: exceeded the CPU time limit of 10 s"}},
+				Message: "killed by SIGKILL (the memory limit of 256 MiB or the CPU time limit of 10 s may have been reached)"}},
 		},
 		{
 			name: "SIGKILL without limits", exit: ProcessExit{Signal: syscall.Signal(9)}, limits: &Limits{},
-			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL (a memory or process limit may have been reached)"}},
+			want: want{status: StatusKilled, err: &ErrorInfo{Type: "Killed", Message: "killed by SIGKILL (the memory limit or the CPU time limit may have been reached)"}},
+		},
+		{
+			name: "a child's SIGXCPU in the code's error names the limit", exit: ProcessExit{ExitCode: 1}, envelope: cpuEnv,
+			want: want{status: StatusError, exitCode: intp(1), err: &ErrorInfo{Type: "subprocess.CalledProcessError",
+				Message:   "Command '['python3', '-c', 'while True: pass']' died with <Signals.SIGXCPU: 24>. (SIGXCPU: a process reached the sandbox's CPU time limit of 10 s)",
+				Traceback: "tb"}},
+		},
+		{
+			name: "a child's SIGXCPU without a CPU limit", exit: ProcessExit{ExitCode: 1}, envelope: cpuEnv, limits: &Limits{},
+			want: want{status: StatusError, exitCode: intp(1), err: &ErrorInfo{Type: "subprocess.CalledProcessError",
+				Message: "Command '['python3', '-c', 'while True: pass']' died with <Signals.SIGXCPU: 24>.", Traceback: "tb"}},
 		},
 		{
 			name: "SIGSEGV", exit: ProcessExit{Signal: syscall.Signal(11)},
@@ -153,7 +181,6 @@ func TestFinalize(t *testing.T) {
 			stdout, stderr := NewOutputBuffer(64), NewOutputBuffer(64)
 			stdout.Write([]byte("out"))
 			stderr.Write([]byte("err"))
-			tc.exit.Duration = max(tc.exit.Duration, 1500*time.Millisecond)
 			res := Finalize("local", tc.exit, tc.envelope, testNonce, stdout, stderr, lim)
 			if res.Status != tc.want.status {
 				t.Errorf("status = %q, want %q", res.Status, tc.want.status)

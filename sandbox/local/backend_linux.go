@@ -30,6 +30,9 @@ type Backend struct {
 	argv     []string
 	rootless bool
 	layout   layout
+	// uidRange is the block of host uids this server claimed for its
+	// sandboxes when root (nil when rootless); uids hands them out.
+	uidRange *uidRange
 	uids     *uidPool
 	self     string
 	// cgroups is nil where the host offers none to this server;
@@ -81,22 +84,26 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot find own executable for the init helper: %w", ErrUnavailable, err)
 	}
-	base := opts.UIDBase
-	if base == 0 {
-		base = DefaultUIDBase
-	}
 	b := &Backend{
 		interp:   in,
 		argv:     append([]string{in.Executable}, sandbox.PrecompiledHarnessArgs(harness, sandboxinit.EnvelopeFD)...),
 		rootless: os.Geteuid() != 0,
 		layout:   lay,
-		uids:     newUIDPool(base),
 		self:     self,
 		running:  make(map[*os.Process]struct{}),
 		network:  opts.Network,
 	}
-	b.cgroups, b.cgroupsMissing = detectCgroups(b.rootless)
+	if !b.rootless {
+		// Before anything is named after the range: the cgroups' cleanup
+		// tells a live server's from a dead one's by it.
+		if b.uidRange, err = hostUIDRanges.claim(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		b.uids = newUIDPool(b.uidRange.first)
+	}
+	b.cgroups, b.cgroupsMissing = detectCgroups(b.rootless, b.uidRange)
 	if err := b.selfTest(ctx); err != nil {
+		_ = b.Close()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if opts.WarmSandboxes > 0 {
@@ -114,6 +121,15 @@ func (b *Backend) Interpreter() *Interpreter { return b.interp }
 // Rootless reports whether sandboxes are built in a user namespace (the
 // server is not root) rather than with a dedicated host uid.
 func (b *Backend) Rootless() bool { return b.rootless }
+
+// UIDRange reports the host uids this server gives its sandboxes, first to
+// last, claimed for it alone until Close; ok is false when rootless.
+func (b *Backend) UIDRange() (first, last int, ok bool) {
+	if b.uidRange == nil {
+		return 0, 0, false
+	}
+	return b.uidRange.first, b.uidRange.last, true
+}
 
 // Name returns "local".
 func (b *Backend) Name() string { return Name }
@@ -244,9 +260,12 @@ type proc struct {
 	// joined receives the outcome of moving the sandbox into its cgroups
 	// (nil at once without cgroups).
 	joined chan error
-	// done is closed once the sandbox's pid 1 is reaped; waitErr is then set.
-	done    chan struct{}
-	waitErr error
+	// done is closed once the sandbox's pid 1 is reaped; waitErr, and the
+	// CPU time it was charged against its CPU limit, are then set.
+	done         chan struct{}
+	waitErr      error
+	cpuTime      time.Duration
+	cpuTimeKnown bool
 	// stderrCopied is closed when the code's stderr reaches EOF.
 	stderrCopied chan struct{}
 	// proxyCh receives the proxy listener from the helper; proxyLn is that
@@ -297,6 +316,8 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 		Python:       b.interp.Executable,
 		Argv:         b.argv,
 		Env:          b.layout.env,
+		// Without a memory cgroup nothing bounds memfd and System V IPC memory.
+		DenyUnaccountedMemory: b.cgroups == nil,
 		Rlimits: sandboxinit.Rlimits{
 			AddressSpace: uint64(limits.MemoryBytes),
 			CPUSeconds:   uint64(max(1, (limits.CPUTime+time.Second-1)/time.Second)),
@@ -456,6 +477,7 @@ func (b *Backend) spawn(cfg *sandboxinit.Config, limits sandbox.Limits, cg *sand
 		// Unreaped, the pid cannot name another process while it is
 		// being moved into the cgroups.
 		<-moved
+		p.cpuTime, p.cpuTimeKnown = cpuTimeAtExit(pid)
 		p.waitErr = p.cmd.Wait()
 		b.untrack(p.cmd)
 		close(p.done)
@@ -560,6 +582,7 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.
 	data := <-p.envelope
 	<-p.stderrCopied
 	exitStatus(p.cmd, &exit)
+	exit.CPUTime, exit.CPUTimeKnown = p.cpuTime, p.cpuTimeKnown
 	exit.OOMKilled = p.cgroup.oomKilled()
 	res := sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
 	res.SandboxID = p.id
@@ -582,7 +605,6 @@ func exitStatus(cmd *exec.Cmd, exit *sandbox.ProcessExit) {
 		exit.Signal = syscall.SIGKILL
 		return
 	}
-	exit.CPUTime = ps.UserTime() + ps.SystemTime()
 	switch {
 	case ws.Signaled():
 		exit.Signal = ws.Signal()
@@ -630,7 +652,7 @@ func (b *Backend) untrack(cmd *exec.Cmd) {
 }
 
 // Close kills every sandbox, running or warm, waits for them to be gone,
-// and refuses further executions.
+// refuses further executions, and gives back the server's uid range.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -646,6 +668,9 @@ func (b *Backend) Close() error {
 		b.warm.close()
 	}
 	b.wg.Wait()
+	if b.uidRange != nil {
+		b.uidRange.release()
+	}
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +88,7 @@ func TestExecuteBasics(t *testing.T) {
 		{"runs as __main__", "__name__", sandbox.StatusOK, "", "'__main__'", ""},
 		{"pid 1 of its own namespace", "import os; os.getpid()", sandbox.StatusOK, "", "1", ""},
 		{"hostname", "import socket; socket.gethostname()", sandbox.StatusOK, "", "'airlock'", ""},
-		{"only loopback", "import socket; [n for _, n in socket.if_nameindex()]", sandbox.StatusOK, "", "['lo']", ""},
+		{"only loopback", "[l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]", sandbox.StatusOK, "", "['lo']", ""},
 		{"working directory", "import os; os.getcwd()", sandbox.StatusOK, "", "'/work'", ""},
 		{"writes to /tmp", "open('/tmp/f','w').write('abc'); open('/tmp/f').read()", sandbox.StatusOK, "", "'abc'", ""},
 		{"writes to workdir", "open('f','w').write('abc'); open('f').read()", sandbox.StatusOK, "", "'abc'", ""},
@@ -125,56 +124,14 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q], sta
 print("started", flush=True)
 while True:
     pass`, marker)
-	start := time.Now()
 	res := run(t, code, func(l *sandbox.Limits) { l.Timeout = 2 * time.Second })
-	elapsed := time.Since(start)
 	if res.Status != sandbox.StatusTimeout || !res.TimedOut || res.ExitCode != nil {
 		t.Fatalf("want status timeout with timed_out and null exit code, got %+v", res)
 	}
 	if res.Stdout != "started\n" {
 		t.Errorf("output before the timeout was lost: %q", res.Stdout)
 	}
-	// Not a speed target: a hung call would take minutes.
-	if elapsed > 2*time.Second+10*time.Second {
-		t.Errorf("call returned after %v, long past its 2s limit", elapsed)
-	}
 	assertNoProcess(t, marker)
-}
-
-// assertNoProcess fails if any host process has marker in its command line.
-func assertNoProcess(t *testing.T, marker string) {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if strings.Contains(string(cmdline), marker) {
-			t.Errorf("process %s outlived the call: %.200q", e.Name(), strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
-	}
-}
-
-// childProcesses lists the pids of this process's children.
-func childProcesses(t *testing.T) []string {
-	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf("PPid:\t%d\n", os.Getpid())
-	var kids []string
-	for _, e := range entries {
-		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err == nil && strings.Contains(string(status), want) {
-			kids = append(kids, e.Name())
-		}
-	}
-	return kids
 }
 
 func TestEnvironmentIsScrubbed(t *testing.T) {
@@ -233,27 +190,34 @@ func TestOutputIsBounded(t *testing.T) {
 	}
 }
 
+// TestCancellationStopsTheSandbox: cancelling a call that is running kills
+// its sandbox, everything the code started included, and returns at once
+// as cancelled.
 func TestCancellationStopsTheSandbox(t *testing.T) {
 	marker := fmt.Sprintf("airlock-cancel-marker-%d", time.Now().UnixNano())
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan sandbox.Result, 1)
 	go func() {
-		res, err := newBackend(t).Execute(ctx, sandbox.Request{Code: fmt.Sprintf("import time\n%q\ntime.sleep(600)", marker), Limits: limits()})
+		res, err := newBackend(t).Execute(ctx, sandbox.Request{Limits: limits(), Code: fmt.Sprintf(`import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q])
+time.sleep(600)`, marker)})
 		if err != nil {
 			t.Errorf("Execute: %v", err)
 		}
 		done <- res
 	}()
-	time.Sleep(500 * time.Millisecond)
+	waitForProcess(t, marker, done) // the code runs
 	cancel()
 	select {
 	case res := <-done:
-		if res.Status != sandbox.StatusKilled {
-			t.Errorf("status = %s, want killed", res.Status)
+		if res.Status != sandbox.StatusKilled || res.Error == nil || res.Error.Type != "Cancelled" {
+			t.Errorf("want killed as cancelled, got %s %+v", res.Status, res.Error)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("a cancelled execution did not return")
 	}
+	assertNoProcess(t, marker)
 }
 
 func TestLargeCodeArrivesOnStdin(t *testing.T) {
@@ -344,7 +308,7 @@ func TestWarmSandboxes(t *testing.T) {
 		return res
 	}
 	marker := fmt.Sprintf("airlock-warm-marker-%d", time.Now().UnixNano())
-	first := exec(fmt.Sprintf("import os\nopen('/tmp/state', 'w').write('x')\nos.getpid()"), limits())
+	first := exec("import os\nopen('/tmp/state', 'w').write('x')\nos.getpid()", limits())
 	second := exec("import os\nos.path.exists('/tmp/state')", limits())
 	if first.Status != sandbox.StatusOK || second.Status != sandbox.StatusOK || resultString(second) != "False" {
 		t.Errorf("state crossed from one call to the next: %+v / %+v", first, second)
@@ -377,48 +341,6 @@ func TestWarmSandboxes(t *testing.T) {
 	}
 }
 
-// TestStartupRemovesLeftovers: cgroups left by a server that died (named
-// after a process that is gone) are removed when a backend starts, and a
-// finished call leaves none of its own.
-func TestStartupRemovesLeftovers(t *testing.T) {
-	b := newBackend(t)
-	parents := b.CgroupParents()
-	if parents == nil {
-		t.Skip("no cgroups for this server (rootless)")
-	}
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	var stale []string
-	for _, p := range parents {
-		dir := filepath.Join(p, fmt.Sprintf("%d-1", dead.Process.Pid))
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		stale = append(stale, dir)
-	}
-	fresh, err := local.New(context.Background(), local.Options{Python: os.Getenv("AIRLOCK_TEST_PYTHON")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
-	for _, dir := range stale {
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("stale cgroup %s survived a backend's start", dir)
-		}
-	}
-	run(t, "print('leave nothing')")
-	for _, p := range parents {
-		entries, _ := os.ReadDir(p)
-		for _, e := range entries {
-			if e.IsDir() && strings.HasPrefix(e.Name(), fmt.Sprintf("%d-", os.Getpid())) {
-				t.Errorf("a finished call left its cgroup %s", filepath.Join(p, e.Name()))
-			}
-		}
-	}
-}
-
 // TestNumpyUnderTheSandbox: a compiled extension with its own threads
 // (numpy on OpenBLAS, from Debian's python3-numpy, which scripts/test.sh
 // installs) works under seccomp, Landlock and the limits.
@@ -440,48 +362,5 @@ float(round((a @ a.T).trace(), 3))`})
 	}
 	if res.Status != sandbox.StatusOK || resultString(res) != "29999.5" {
 		t.Fatalf("numpy in the sandbox: %s %s %+v\n%s", res.Status, resultString(res), res.Error, res.Stderr)
-	}
-}
-
-// TestCodeRunsInsideItsCgroups: the server moves each sandbox into its
-// memory and pids cgroups while the interpreter starts; the code, and what
-// it starts, must only ever run inside them — built on demand or warm.
-func TestCodeRunsInsideItsCgroups(t *testing.T) {
-	if newBackend(t).CgroupParents() == nil {
-		t.Skip("no cgroups for this server (rootless)")
-	}
-	warm, err := local.New(context.Background(), local.Options{
-		Python: os.Getenv("AIRLOCK_TEST_PYTHON"), WarmSandboxes: 1, WarmLimits: limits(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer warm.Close()
-	if err := warm.WaitWarm(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	code := `import subprocess
-print(open("/proc/self/cgroup").read())
-print(subprocess.run(["cat", "/proc/self/cgroup"], capture_output=True, text=True).stdout)`
-	for _, tc := range []struct {
-		name    string
-		backend *local.Backend
-	}{{"on demand", newBackend(t)}, {"warm", warm}} {
-		t.Run(tc.name, func(t *testing.T) {
-			res, err := tc.backend.Execute(context.Background(), sandbox.Request{Code: code, Limits: limits()})
-			if err != nil || res.Status != sandbox.StatusOK {
-				t.Fatalf("%v %+v", err, res)
-			}
-			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-				_, controllers, _ := strings.Cut(line, ":")
-				ctrl, path, _ := strings.Cut(controllers, ":")
-				if (ctrl == "memory" || ctrl == "pids") && !strings.Contains(path, "/airlock-sandboxes/") {
-					t.Errorf("code runs outside its %s cgroup: %s", ctrl, line)
-				}
-			}
-			if n := strings.Count(res.Stdout, "/airlock-sandboxes/"); n != 4 {
-				t.Errorf("want the memory and pids cgroups of the code and its child, got %d lines naming them:\n%s", n, res.Stdout)
-			}
-		})
 	}
 }

@@ -30,16 +30,21 @@ const cgroupDirName = "airlock-sandboxes"
 type cgroups struct {
 	memParent  string // <memory mount>/<own cgroup>/airlock-sandboxes
 	pidsParent string // <pids mount>/<own cgroup>/airlock-sandboxes
+	// uids is the server's claimed uid range: its slot starts every
+	// cgroup's name, and its lock proves the server that made them lives.
+	uids *uidRange
 }
 
-// cgroupSeq numbers the sandboxes' cgroups, "<server pid>-<seq>", across
-// every Backend of the process, so that two backends never pick one name.
+// cgroupSeq numbers the sandboxes' cgroups, "slot<k>-<server pid>-<seq>",
+// across every Backend of the process. The slot tells whose they are; the
+// pid and number only keep the names unique (a leftover that could not be
+// removed never blocks a new name).
 var cgroupSeq atomic.Uint64
 
 // detectCgroups finds writable cgroup v1 memory and pids hierarchies and
-// prepares the parent directories. The string says why not, when it
-// returns nil.
-func detectCgroups(rootless bool) (*cgroups, string) {
+// prepares the parent directories for a server holding uids. The string
+// says why not, when it returns nil.
+func detectCgroups(rootless bool, uids *uidRange) (*cgroups, string) {
 	if rootless {
 		return nil, "not root: cgroups need privileges (or a delegated subtree) the server does not have; memory is bounded per process by RLIMIT_AS"
 	}
@@ -58,6 +63,7 @@ func detectCgroups(rootless bool) (*cgroups, string) {
 	c := &cgroups{
 		memParent:  filepath.Join(memMount, own["memory"], cgroupDirName),
 		pidsParent: filepath.Join(pidsMount, own["pids"], cgroupDirName),
+		uids:       uids,
 	}
 	for _, dir := range []string{c.memParent, c.pidsParent} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -126,7 +132,7 @@ func (c *cgroups) create(l sandbox.Limits) (*sandboxCgroup, error) {
 	if c == nil {
 		return nil, nil
 	}
-	name := fmt.Sprintf("%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	name := fmt.Sprintf("slot%d-%d-%d", c.uids.slot, os.Getpid(), cgroupSeq.Add(1))
 	s := &sandboxCgroup{mem: filepath.Join(c.memParent, name), pids: filepath.Join(c.pidsParent, name)}
 	for _, dir := range []string{s.mem, s.pids} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -221,23 +227,51 @@ func killCgroupProcs(dir string) {
 	}
 }
 
-// removeStale removes the cgroups a previous server left behind (it
-// crashed, or was killed): those named after a process that is gone.
+// removeStale removes the cgroups that servers which are gone left behind
+// (they crashed, or were killed): those of this server's own slot, which it
+// has just claimed, and those of every slot no live server holds. A slot is
+// locked while its cgroups are removed, so no server can claim it and
+// create cgroups meanwhile; a live server's cgroups are never touched, and
+// no process id, which the kernel reuses, is trusted.
 func (c *cgroups) removeStale() {
+	bySlot := map[int][]string{}
 	for _, parent := range []string{c.memParent, c.pidsParent} {
 		entries, err := os.ReadDir(parent)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
-			owner, _, ok := strings.Cut(e.Name(), "-")
-			pid, err := strconv.Atoi(owner)
-			if !e.IsDir() || !ok || err != nil {
-				continue
-			}
-			if pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
-				removeCgroup(filepath.Join(parent, e.Name()))
+			if slot, ok := cgroupSlot(e.Name()); ok && e.IsDir() {
+				bySlot[slot] = append(bySlot[slot], filepath.Join(parent, e.Name()))
 			}
 		}
 	}
+	for slot, dirs := range bySlot {
+		unlock := func() {}
+		if slot != c.uids.slot {
+			var free bool
+			if unlock, free = c.uids.locks.tryLock(slot); !free {
+				continue
+			}
+		}
+		for _, dir := range dirs {
+			removeCgroup(dir)
+		}
+		unlock()
+	}
+}
+
+// cgroupSlot reads the uid slot from a sandbox cgroup's name,
+// "slot<k>-<pid>-<seq>".
+func cgroupSlot(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "slot")
+	if !ok {
+		return 0, false
+	}
+	digits, _, ok := strings.Cut(rest, "-")
+	slot, err := strconv.Atoi(digits)
+	if !ok || err != nil || slot < 0 {
+		return 0, false
+	}
+	return slot, true
 }

@@ -50,7 +50,6 @@ type networkFixture struct {
 	caPEM              string
 	tlsPort, plainPort int
 	tlsHits, plainHits *int64
-	stopTLS, stopPlain func()
 }
 
 func newNetworkFixture(t *testing.T) *networkFixture {

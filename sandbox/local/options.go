@@ -20,9 +20,6 @@ type Options struct {
 	// Python is the interpreter to run; "" finds python3 on PATH (shims
 	// resolved), then /usr/bin/python3.
 	Python string
-	// UIDBase is the first host uid used for sandboxes when running as
-	// root; 0 means DefaultUIDBase.
-	UIDBase int
 	// WarmSandboxes is how many sandboxes to keep started ahead of calls,
 	// each waiting for its code. Every sandbox still serves exactly one
 	// call; a warm one only skips the wait for its setup and for the

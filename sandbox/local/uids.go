@@ -6,14 +6,22 @@ import (
 )
 
 // DefaultUIDBase is the first host uid given to sandboxes when the server
-// runs as root. Each concurrent sandbox gets its own uid (the kernel counts
-// the process limit per uid), from a range no account on a normal host uses.
+// runs as root, from a range no account on a normal host uses. Each server
+// instance claims its own block of uidPoolSize uids from there (see
+// uidRangeLocks), and each concurrent sandbox of that server gets its own
+// uid of the block: the kernel counts the process limit per uid, so no two
+// sandboxes, of one server or of two, share it.
 const DefaultUIDBase = 1_900_000_000
 
-// uidPoolSize bounds how many sandboxes can hold a uid at once.
+// uidPoolSize is the number of uids in one server's block, which bounds how
+// many sandboxes can hold a uid at once.
 const uidPoolSize = 4096
 
-// uidPool hands out one host uid per running sandbox.
+// uidRangeSlots is the number of blocks, so of root servers one host can
+// run at once: the uids 1900000000 to 1904194303.
+const uidRangeSlots = 1024
+
+// uidPool hands out one host uid per running sandbox, from one block.
 type uidPool struct {
 	base  int
 	mu    sync.Mutex
