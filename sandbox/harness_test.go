@@ -619,13 +619,6 @@ func TestReprLimit(t *testing.T) {
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // TestHarnessSignalsReadyBeforeReadingCode: with a ready fd, the harness
 // writes ReadyByte there while still waiting for its code, and the envelope
 // follows it on the same channel once the code has run.
@@ -658,6 +651,9 @@ func TestHarnessSignalsReadyBeforeReadingCode(t *testing.T) {
 	stdin.Write(inv.Stdin)
 	stdin.Close()
 	data, err := ReadEnvelope(r, MaxEnvelopeBytes(Limits{MaxOutputBytes: 1 << 16}))
+	if err != nil {
+		t.Fatalf("read envelope: %v", err)
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("harness: %v", err)
 	}

@@ -7,8 +7,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
+
+// The tests below run in a synctest bubble: its clock is fake and moves
+// only when every goroutine of the test is blocked, and synctest.Wait
+// returns once they all are. So "no third call was admitted" is observed
+// when nothing can happen any more, not after a guessed delay, and the
+// queue's timeouts pass in no real time at all.
 
 // fakeBackend records how many Execute calls run at once.
 type fakeBackend struct {
@@ -42,52 +49,51 @@ func (f *fakeBackend) Execute(ctx context.Context, req Request) (Result, error) 
 }
 
 func TestLimitConcurrency(t *testing.T) {
-	fake := &fakeBackend{release: make(chan struct{})}
-	b := LimitConcurrency(fake, 2)
-	if b.Name() != "fake" {
-		t.Errorf("Name() = %q", b.Name())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		fake := &fakeBackend{release: make(chan struct{})}
+		b := LimitConcurrency(fake, 2)
+		if b.Name() != "fake" {
+			t.Errorf("Name() = %q", b.Name())
+		}
 
-	var wg sync.WaitGroup
-	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := b.Execute(context.Background(), Request{}); err != nil {
-				t.Errorf("Execute: %v", err)
-			}
-		}()
-	}
-	waitFor(t, func() bool { return fake.running.Load() == 2 })
-	time.Sleep(50 * time.Millisecond) // give a wrongly admitted third call time to show
-	if got := fake.running.Load(); got != 2 {
-		t.Fatalf("%d calls running, want 2", got)
-	}
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				if _, err := b.Execute(context.Background(), Request{}); err != nil {
+					t.Errorf("Execute: %v", err)
+				}
+			})
+		}
+		synctest.Wait() // every call is running or waiting, and nothing else can happen
+		if running, waiting := fake.running.Load(), b.Waiting(); running != 2 || waiting != 3 || b.Running() != 2 {
+			t.Errorf("%d calls running (Running() = %d), %d waiting; want 2 and 3", running, b.Running(), waiting)
+		}
 
-	// A waiter whose context ends gives up without starting a sandbox.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	before := fake.calls.Load()
-	if _, err := b.Execute(ctx, Request{}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("cancelled wait returned %v, want DeadlineExceeded", err)
-	}
-	cancelled, cancelNow := context.WithCancel(context.Background())
-	cancelNow()
-	if _, err := b.Execute(cancelled, Request{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("already-cancelled call returned %v, want Canceled", err)
-	}
-	if fake.calls.Load() != before {
-		t.Error("a cancelled waiter started a sandbox")
-	}
+		// A waiter whose context ends gives up without starting a sandbox.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		before := fake.calls.Load()
+		if _, err := b.Execute(ctx, Request{}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("cancelled wait returned %v, want DeadlineExceeded", err)
+		}
+		cancelled, cancelNow := context.WithCancel(context.Background())
+		cancelNow()
+		if _, err := b.Execute(cancelled, Request{}); !errors.Is(err, context.Canceled) {
+			t.Errorf("already-cancelled call returned %v, want Canceled", err)
+		}
+		if fake.calls.Load() != before {
+			t.Error("a cancelled waiter started a sandbox")
+		}
 
-	close(fake.release)
-	wg.Wait()
-	if fake.peak.Load() != 2 || fake.calls.Load() != 5 {
-		t.Errorf("peak %d calls %d, want 2 and 5", fake.peak.Load(), fake.calls.Load())
-	}
-	if err := b.Close(); err != nil || !fake.closed.Load() {
-		t.Errorf("Close did not delegate: %v", err)
-	}
+		close(fake.release)
+		wg.Wait()
+		if fake.peak.Load() != 2 || fake.calls.Load() != 5 || b.Waiting() != 0 || b.Running() != 0 {
+			t.Errorf("peak %d calls %d, then %d waiting %d running; want 2, 5, 0, 0", fake.peak.Load(), fake.calls.Load(), b.Waiting(), b.Running())
+		}
+		if err := b.Close(); err != nil || !fake.closed.Load() {
+			t.Errorf("Close did not delegate: %v", err)
+		}
+	})
 }
 
 func TestLimitConcurrencyPanicsOnZero(t *testing.T) {
@@ -99,58 +105,48 @@ func TestLimitConcurrencyPanicsOnZero(t *testing.T) {
 	LimitConcurrency(&fakeBackend{}, 0)
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestLimitConcurrencyQueue: beyond the slots, calls wait in a bounded
-// queue; one too many, or one that waits too long, fails with ErrBusy and
-// a sentence naming the limit, without reaching the backend.
+// queue; one too many fails at once, and one that waits the queue's
+// timeout fails then, each with ErrBusy and a sentence naming the limit,
+// without reaching the backend.
 func TestLimitConcurrencyQueue(t *testing.T) {
 	tests := []struct {
 		name    string
 		queue   Queue
-		waiters int    // calls started to wait before the probe
-		want    string // substring of the probe's ErrBusy message
+		waiters int           // calls started to wait before the probe
+		waited  time.Duration // how long the probe waits before it fails
+		want    string        // substring of the probe's ErrBusy message
 	}{
-		{"queue full", Queue{MaxWaiting: 2, Timeout: time.Hour}, 2, "server busy: the only execution slot is in use and 2 calls are already waiting; try again in a little while"},
-		{"no queue", Queue{MaxWaiting: 0}, 0, "the only execution slot is in use and the operator lets no call wait for one (limits.max_queued is 0)"},
-		{"waited too long", Queue{MaxWaiting: 5, Timeout: 20 * time.Millisecond}, 0, "the only execution slot is in use and none freed up within 0.02 s"},
+		{"queue full", Queue{MaxWaiting: 2, Timeout: time.Hour}, 2, 0, "server busy: the only execution slot is in use and 2 calls are already waiting; try again in a little while"},
+		{"no queue", Queue{MaxWaiting: 0}, 0, 0, "the only execution slot is in use and the operator lets no call wait for one (limits.max_queued is 0)"},
+		{"waited too long", Queue{MaxWaiting: 5, Timeout: 20 * time.Millisecond}, 0, 20 * time.Millisecond, "the only execution slot is in use and none freed up within 0.02 s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := &fakeBackend{release: make(chan struct{})}
-			b := LimitConcurrencyQueue(fake, 1, tt.queue)
-			var wg sync.WaitGroup
-			ctx, cancel := context.WithCancel(context.Background())
-			defer func() { cancel(); close(fake.release); wg.Wait() }()
-			start := func() {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_, _ = b.Execute(ctx, Request{})
-				}()
-			}
-			start() // holds the slot
-			waitFor(t, func() bool { return b.Running() == 1 })
-			for range tt.waiters {
-				start()
-			}
-			waitFor(t, func() bool { return b.Waiting() == tt.waiters })
-			_, err := b.Execute(context.Background(), Request{})
-			if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("Execute = %v, want ErrBusy with %q", err, tt.want)
-			}
-			if got := fake.calls.Load(); got != 1 {
-				t.Errorf("backend got %d calls, want 1", got)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				fake := &fakeBackend{release: make(chan struct{})}
+				b := LimitConcurrencyQueue(fake, 1, tt.queue)
+				var wg sync.WaitGroup
+				defer func() { close(fake.release); wg.Wait() }()
+				for range 1 + tt.waiters {
+					wg.Go(func() { _, _ = b.Execute(context.Background(), Request{}) })
+					synctest.Wait() // the first holds the slot, each next one waits
+				}
+				if b.Running() != 1 || b.Waiting() != tt.waiters {
+					t.Fatalf("%d running, %d waiting; want 1 and %d", b.Running(), b.Waiting(), tt.waiters)
+				}
+				start := time.Now()
+				_, err := b.Execute(context.Background(), Request{})
+				if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Execute = %v, want ErrBusy with %q", err, tt.want)
+				}
+				if waited := time.Since(start); waited != tt.waited {
+					t.Errorf("the refused call waited %v, want %v", waited, tt.waited)
+				}
+				if got := fake.calls.Load(); got != 1 {
+					t.Errorf("backend got %d calls, want 1", got)
+				}
+			})
 		})
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,10 +35,18 @@ func startModalCP(t *testing.T) *modaltest.Server {
 	return srv
 }
 
+// stdioServer is the binary serving MCP over stdio to a connected client.
+type stdioServer struct {
+	session *mcp.ClientSession
+	cmd     *exec.Cmd
+	// shutdown closes the session and waits for the server to exit. The
+	// client closes its side once the calls it has in flight return.
+	shutdown func()
+}
+
 // connectEnv starts the binary with extra environment and connects the
-// official MCP Go SDK client to it over stdio. The returned func closes
-// the session and waits for the server to exit.
-func connectEnv(t *testing.T, env []string, args ...string) (*mcp.ClientSession, func()) {
+// official MCP Go SDK client to it over stdio.
+func connectEnv(t *testing.T, env []string, args ...string) stdioServer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -64,7 +74,7 @@ func connectEnv(t *testing.T, env []string, args ...string) (*mcp.ClientSession,
 			t.Logf("server stderr:\n%s", stderr.String())
 		}
 	})
-	return session, shutdown
+	return stdioServer{session: session, cmd: cmd, shutdown: shutdown}
 }
 
 type structured struct {
@@ -92,7 +102,8 @@ func structuredOf(t *testing.T, res *mcp.CallToolResult) structured {
 // leaves nothing alive.
 func TestModalBackendEndToEnd(t *testing.T) {
 	srv := startModalCP(t)
-	session, shutdown := connectEnv(t, srv.ClientEnv(), "--backend", "modal")
+	server := connectEnv(t, srv.ClientEnv(), "--backend", "modal")
+	session := server.session
 	ctx := context.Background()
 
 	tools, err := session.ListTools(ctx, nil)
@@ -125,31 +136,90 @@ func TestModalBackendEndToEnd(t *testing.T) {
 		t.Errorf("quota error: isError=%v text %q", res.IsError, text)
 	}
 
-	// A cancelled call: the client gives up, the server terminates the sandbox.
+	// A cancelled call: the client gives up once the code runs, the server
+	// terminates the sandbox (the call's timeout is far enough away that
+	// only the cancellation can end it).
+	const sleepCode = "import time\nprint('running', flush=True)\ntime.sleep(600)"
 	cctx, cancel := context.WithCancel(ctx)
+	running := make(chan error, 1)
 	go func() {
-		waitFor(20*time.Second, func() bool { return srv.LiveProcesses() > 0 })
+		running <- awaitModal(srv, func() bool { return modalStdoutHas(srv, "running\n") })
 		cancel()
 	}()
-	_, err = session.CallTool(cctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "import time\ntime.sleep(120)"}})
+	_, err = session.CallTool(cctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": sleepCode, "timeout_s": 300}})
+	if err := <-running; err != nil {
+		t.Fatalf("the code of the call to cancel never ran: %v", err)
+	}
 	if err == nil {
 		t.Error("the cancelled call returned no error")
 	}
-	if !waitFor(10*time.Second, func() bool { return srv.LiveSandboxes() == 0 && srv.LiveProcesses() == 0 }) {
-		t.Errorf("after cancellation: %d sandboxes, %d processes alive", srv.LiveSandboxes(), srv.LiveProcesses())
+	if err := awaitModal(srv, func() bool { return modalAllFinished(srv) }); err != nil {
+		t.Errorf("after cancellation: %d sandboxes alive: %v", srv.LiveSandboxes(), err)
+	}
+	if n := srv.LiveProcesses(); n != 0 {
+		t.Errorf("after cancellation: %d processes alive", n)
 	}
 
-	// Shutdown under a running call terminates its sandbox.
+	// Shutdown (SIGTERM, as a service manager sends) under a running call
+	// terminates its sandbox; the call's timeout is far enough away that
+	// only the shutdown can end it. (Closing the session would not do: the
+	// client closes the server's stdin only once its calls in flight return.)
+	last := make(chan error, 1)
 	go func() {
-		_, _ = session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "import time\ntime.sleep(120)"}})
+		_, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": sleepCode, "timeout_s": 300}})
+		last <- err
 	}()
-	if !waitFor(20*time.Second, func() bool { return srv.LiveProcesses() > 0 }) {
-		t.Fatal("the last call never started")
+	if err := awaitModal(srv, func() bool { return modalStdoutHas(srv, "running\n") }); err != nil {
+		t.Fatalf("the last call never started: %v", err)
 	}
-	shutdown()
-	if srv.LiveSandboxes() != 0 || !waitFor(5*time.Second, func() bool { return srv.LiveProcesses() == 0 }) {
-		t.Errorf("after shutdown: %d sandboxes, %d processes alive", srv.LiveSandboxes(), srv.LiveProcesses())
+	if err := server.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
 	}
+	select {
+	case <-last: // the server answered it, or went away under it
+	case <-time.After(time.Minute):
+		t.Fatal("the call in flight outlived the server's shutdown")
+	}
+	server.shutdown()
+	if n := srv.LiveSandboxes(); n != 0 {
+		t.Fatalf("after shutdown: %d sandboxes alive", n)
+	}
+	if err := awaitModal(srv, func() bool { return modalAllFinished(srv) }); err != nil {
+		t.Errorf("after shutdown: %v", err)
+	}
+	if n := srv.LiveProcesses(); n != 0 {
+		t.Errorf("after shutdown: %d processes alive", n)
+	}
+}
+
+// awaitModal waits, on the test control plane's own events, until cond
+// holds; the minute is only a safety net.
+func awaitModal(srv *modaltest.Server, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return srv.Await(ctx, cond)
+}
+
+// modalStdoutHas reports whether the code in a live sandbox wrote want to
+// its stdout.
+func modalStdoutHas(srv *modaltest.Server, want string) bool {
+	for _, sb := range srv.Sandboxes() {
+		if sb.Live && strings.Contains(sb.Stdout, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// modalAllFinished reports whether every sandbox has finished: terminated,
+// with its processes gone.
+func modalAllFinished(srv *modaltest.Server) bool {
+	for _, sb := range srv.Sandboxes() {
+		if sb.Live || sb.Status == pb.GenericResult_GENERIC_STATUS_UNSPECIFIED {
+			return false
+		}
+	}
+	return true
 }
 
 // TestModalMissingCredentialsEndToEnd: without credentials the server
@@ -158,7 +228,7 @@ func TestModalBackendEndToEnd(t *testing.T) {
 func TestModalMissingCredentialsEndToEnd(t *testing.T) {
 	srv := startModalCP(t)
 	env := append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET=")
-	session, _ := connectEnv(t, env, "--backend", "modal")
+	session := connectEnv(t, env, "--backend", "modal").session
 	res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1"}})
 	if err != nil {
 		t.Fatalf("tools/call: %v", err)
@@ -177,15 +247,15 @@ func TestModalMissingCredentialsEndToEnd(t *testing.T) {
 // Modal.
 func TestDefaultBackendIsLocalWithModalCredentials(t *testing.T) {
 	srv := startModalCP(t)
-	session, shutdown := connectEnv(t, srv.ClientEnv())
-	res, err := session.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1+1"}})
+	server := connectEnv(t, srv.ClientEnv())
+	res, err := server.session.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "1+1"}})
 	if err != nil {
 		t.Fatalf("tools/call: %v", err)
 	}
 	if out := structuredOf(t, res); out.Backend != "local" {
 		t.Errorf("backend %q without --backend, want local", out.Backend)
 	}
-	shutdown()
+	server.shutdown()
 	if n := len(srv.Calls()); n != 0 {
 		t.Errorf("the default backend called Modal %d times: %v", n, srv.MethodNames())
 	}

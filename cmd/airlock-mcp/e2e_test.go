@@ -165,6 +165,9 @@ func TestRunCommand(t *testing.T) {
 		{"error exits 1", []string{"run", "-"}, "raise ValueError('boom')", 1, "ValueError: boom"},
 		{"timeout flag", []string{"run", "--timeout", "1", "-"}, "while True: pass", 1, "timeout"},
 		{"over the policy's maximum", []string{"run", "--timeout", "900", "-"}, "1", 2, ""},
+		{"a URL in code that uses no network runs", []string{"run", "-"}, "import socket\nprint('see https://example.com/docs')", 0, "see https://example.com/docs"},
+		{"a denied destination fails to connect and the pre-check says why", []string{"run", "-"}, "import socket\nsocket.create_connection(('203.0.113.9', 22))", 1,
+			`[network] The Airlock pre-check found 203.0.113.9 ("203.0.113.9", line 2) in the code, which the operator's network policy denies`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,19 +231,26 @@ time.sleep(600)`, marker))
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	// Behaviour bounds, not speed targets: generous polling windows.
-	if !waitFor(20*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
+	// Nothing announces a process's start: /proc is polled, with a deadline
+	// that is only a safety net.
+	if !waitFor(time.Minute, func() bool { return len(processesWith(marker)) > 0 }) {
 		t.Fatal("the sandboxed process never started")
 	}
+	orphans := processesWith(marker)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	if !waitFor(10*time.Second, func() bool { return len(processesWith(marker)) == 0 }) {
-		t.Errorf("sandbox processes outlived the killed server: %v", processesWith(marker))
+	if err := waitExited(orphans, time.Minute); err != nil {
+		t.Errorf("sandbox processes outlived the killed server: %v", err)
+	}
+	if left := processesWith(marker); len(left) > 0 {
+		t.Errorf("sandbox processes outlived the killed server: %v", left)
 	}
 }
 
+// waitFor polls cond until it holds or limit passes: for conditions on
+// /proc, which no event announces.
 func waitFor(limit time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {

@@ -29,6 +29,7 @@ const (
 // concurrent use.
 type Backend struct {
 	opts     Options
+	clock    clock
 	log      *zap.Logger
 	sdkLog   *slog.Logger
 	instance string
@@ -69,8 +70,13 @@ func New(opts Options) (*Backend, error) {
 		}
 		instance = hex.EncodeToString(raw[:])
 	}
+	var clk clock = realClock{}
+	if opts.clock != nil {
+		clk = opts.clock
+	}
 	b := &Backend{
 		opts:     opts,
+		clock:    clk,
 		log:      log,
 		sdkLog:   sdkLogger(log),
 		instance: instance,

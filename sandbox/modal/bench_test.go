@@ -26,7 +26,7 @@ func BenchmarkExecutePool(b *testing.B) {
 	}{{"pool=off", 0}, {"pool=on", 1}} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := startCP(b, modaltest.Options{CreateDelay: benchCreateDelay})
-			be := newBackend(b, srv, poolOptions(bc.pool))
+			be, clk := newPoolBackend(b, srv, baseOptions(), bc.pool)
 			if _, err := be.session(testContext(b)); err != nil {
 				b.Fatal(err)
 			}
@@ -36,7 +36,7 @@ func BenchmarkExecutePool(b *testing.B) {
 			for b.Loop() {
 				if bc.pool > 0 {
 					b.StopTimer()
-					waitPoolFull(b, be, bc.pool)
+					waitPoolFull(b, be, clk, bc.pool)
 					b.StartTimer()
 				}
 				start := time.Now()

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -82,7 +84,50 @@ func baseOptions() Options {
 // testBackend is a backend under test and what it logged.
 type testBackend struct {
 	*Backend
-	logs *observer.ObservedLogs
+	logs   *observer.ObservedLogs
+	logged *broadcast // tells of each entry, once it is in logs
+}
+
+// awaitLog waits until n entries whose message contains snippet are logged.
+func (b *testBackend) awaitLog(t testing.TB, snippet string, n int) {
+	t.Helper()
+	timeout := time.After(safetyNet)
+	for {
+		next := b.logged.next() // before checking, so no entry is missed
+		if b.logs.FilterMessageSnippet(snippet).Len() >= n {
+			return
+		}
+		select {
+		case <-next:
+		case <-timeout:
+			t.Fatalf("gave up after %v waiting for %d log entries with %q; logs: %v", safetyNet, n, snippet, b.logs.All())
+		}
+	}
+}
+
+// broadcast wakes every waiter at each notify.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// next returns a channel closed at the next notify.
+func (c *broadcast) next() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = make(chan struct{})
+	}
+	return c.ch
+}
+
+func (c *broadcast) notify() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
 }
 
 // newBackend starts a backend on srv. When the test ends it closes it and
@@ -91,7 +136,12 @@ type testBackend struct {
 func newBackend(t testing.TB, srv *modaltest.Server, opts Options) *testBackend {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
-	opts.Logger = zap.New(core)
+	logged := &broadcast{}
+	// The hook runs once the observer has the entry.
+	opts.Logger = zap.New(zapcore.RegisterHooks(core, func(zapcore.Entry) error {
+		logged.notify()
+		return nil
+	}))
 	b, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -111,35 +161,89 @@ func newBackend(t testing.TB, srv *modaltest.Server, opts Options) *testBackend 
 			}
 		}
 	})
-	return &testBackend{Backend: b, logs: logs}
+	return &testBackend{Backend: b, logs: logs, logged: logged}
 }
 
 // assertNothingAlive fails t when the control plane still has a live
-// sandbox or process.
+// sandbox or process. Call it once the backend has closed: every sandbox
+// it terminated has then finished, and the control plane finishes a
+// sandbox only once its processes are gone.
 func assertNothingAlive(t testing.TB, srv *modaltest.Server) {
 	t.Helper()
 	if n := srv.LiveSandboxes(); n != 0 {
 		t.Errorf("%d sandbox(es) left alive on the control plane", n)
+		return
 	}
-	// Terminating a sandbox kills its processes before it returns; allow
-	// the reaper a moment.
-	if !eventually(2*time.Second, func() bool { return srv.LiveProcesses() == 0 }) {
-		t.Errorf("%d process(es) left alive on the control plane", srv.LiveProcesses())
+	await(t, srv, "the terminated sandboxes to finish", func() bool {
+		for _, sb := range srv.Sandboxes() {
+			if sb.Status == pb.GenericResult_GENERIC_STATUS_UNSPECIFIED {
+				return false
+			}
+		}
+		return true
+	})
+	if n := srv.LiveProcesses(); n != 0 {
+		t.Errorf("%d process(es) left alive on the control plane", n)
 	}
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
+// safetyNet bounds every wait of these tests: a wait is for an event, and
+// this only turns a test that would hang into one that fails.
+const safetyNet = 60 * time.Second
+
+// await waits, on the control plane's own events, until cond holds.
+func await(t testing.TB, srv *modaltest.Server, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+	defer cancel()
+	if err := srv.Await(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
+}
+
+// within waits for ch to deliver (or be closed), failing t after the
+// safety net.
+func within[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(safetyNet):
+		t.Fatalf("gave up after %v waiting for %s", safetyNet, what)
+		panic("unreachable")
+	}
+}
+
+// outcome is what Execute returned.
+type outcome struct {
+	res sandbox.Result
+	err error
+}
+
+// executeAsync runs req on b in the background; the channel delivers what
+// Execute returned.
+func executeAsync(ctx context.Context, b *testBackend, req sandbox.Request) <-chan outcome {
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := b.Execute(ctx, req)
+		done <- outcome{res, err}
+	}()
+	return done
+}
+
+// awaitStdout waits until a live sandbox's code has written want to its
+// stdout on the control plane, which sends it to the backend before any
+// end of the stream.
+func awaitStdout(t testing.TB, srv *modaltest.Server, want string) {
+	t.Helper()
+	await(t, srv, fmt.Sprintf("the code to print %q", want), func() bool {
+		for _, sb := range srv.Sandboxes() {
+			if sb.Live && strings.Contains(sb.Stdout, want) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 func testContext(t testing.TB) context.Context {

@@ -53,6 +53,10 @@ type Options struct {
 	// Logger receives the backend's own warnings (and the SDK's); nil
 	// discards them. Credentials never reach it.
 	Logger *zap.Logger
+
+	// clock is the backend's time source (call timeouts, the pool's
+	// schedule); nil is the real one. Tests set it.
+	clock clock
 }
 
 // OptionsFromPolicy builds the backend's options from p, after checking

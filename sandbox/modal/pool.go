@@ -31,6 +31,7 @@ type pool struct {
 	b      *Backend
 	size   int
 	limits sandbox.Limits // what pooled harnesses are started with
+	clock  clock
 
 	mu       sync.Mutex
 	ready    []*box
@@ -44,7 +45,7 @@ type pool struct {
 }
 
 func newPool(b *Backend, size int, limits sandbox.Limits) *pool {
-	return &pool{b: b, size: size, limits: limits, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &pool{b: b, size: size, limits: limits, clock: b.clock, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // poolKey is limits without the timeout: what a pooled harness was
@@ -79,25 +80,26 @@ func (p *pool) signal() {
 }
 
 // manage retires pooled sandboxes that are too old and starts refills,
-// until the pool is closed.
+// until the pool is closed. It sleeps until the next retirement or the end
+// of a refill back-off, whichever comes first, or until nudged.
 func (p *pool) manage() {
 	defer close(p.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return
 		}
-		now := time.Now()
+		now := p.clock.Now()
 		expired := p.expireLocked(now)
 		fills := 0
-		if !now.Before(p.retryAt) {
+		var next time.Time // zero: nothing scheduled
+		if now.Before(p.retryAt) {
+			next = p.retryAt
+		} else {
 			fills = p.size - len(p.ready) - p.filling
 			p.filling += fills
 		}
-		next := p.retryAt
 		for _, bx := range p.ready {
 			if next.IsZero() || bx.retireAt.Before(next) {
 				next = bx.retireAt
@@ -111,14 +113,15 @@ func (p *pool) manage() {
 		}
 		wait := time.Hour
 		if !next.IsZero() {
-			wait = max(time.Until(next), time.Millisecond)
+			wait = max(next.Sub(now), time.Millisecond)
 		}
-		timer.Reset(wait)
+		timer, stop := p.clock.Timer(wait)
 		select {
 		case <-p.wake:
-		case <-timer.C:
+		case <-timer:
 		case <-p.b.closing:
 		}
+		stop()
 	}
 }
 
@@ -153,9 +156,9 @@ func (p *pool) fill() {
 	if err != nil {
 		p.failures++
 		backoff := min(maxFillBackoff, time.Second<<min(p.failures-1, 6))
-		p.retryAt = time.Now().Add(backoff)
+		p.retryAt = p.clock.Now().Add(backoff)
 		p.mu.Unlock()
-		if !isClosed(err) {
+		if !isClosed(err) && !p.shuttingDown() {
 			p.b.log.Warn("could not refill the Modal sandbox pool; calls create sandboxes on demand meanwhile",
 				zap.String("reason", err.Error()), zap.Duration("retry_in", backoff))
 		}
@@ -171,6 +174,17 @@ func (p *pool) fill() {
 	p.ready = append(p.ready, bx)
 	p.mu.Unlock()
 	p.signal()
+}
+
+// shuttingDown reports whether the backend is closing: a refill cut short
+// then has not failed.
+func (p *pool) shuttingDown() bool {
+	select {
+	case <-p.b.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // prepare creates a sandbox for the pool and starts its harness. Its
@@ -191,7 +205,7 @@ func (p *pool) prepare() (*box, error) {
 		return nil, err
 	}
 	o := p.b.opts
-	created := time.Now()
+	created := p.clock.Now()
 	sb, err := p.b.create(ctx, sess, p.b.createParams(o.Lifetime+o.MaxTimeout+execGrace, p.limits.MemoryBytes, true))
 	if err != nil {
 		return nil, err
@@ -216,7 +230,7 @@ func (p *pool) take(limits sandbox.Limits) *box {
 	if poolKey(limits) != poolKey(p.limits) || limits.Timeout > p.b.opts.MaxTimeout {
 		return nil
 	}
-	now := time.Now()
+	now := p.clock.Now()
 	p.mu.Lock()
 	expired := p.expireLocked(now)
 	var bx *box

@@ -47,7 +47,7 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 	stderr := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
 	split := newSplitter(inv.Nonce, stderr, sandbox.MaxEnvelopeBytes(limits))
 
-	start := time.Now()
+	start := b.clock.Now()
 	// The stdin writer ends by itself once the harness has read it all or
 	// the sandbox is gone; Close waits for it.
 	b.goTracked(func() { writeStdin(proc.Stdin, inv.Stdin) })
@@ -70,8 +70,8 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 		waited <- waitResult{code, err}
 	}()
 
-	timer := time.NewTimer(limits.Timeout)
-	defer timer.Stop()
+	timer, stopTimer := b.clock.Timer(limits.Timeout)
+	defer stopTimer()
 	var (
 		exit     sandbox.ProcessExit
 		wr       waitResult
@@ -81,14 +81,14 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 	select {
 	case wr = <-waited:
 		exited = true
-	case <-timer.C:
+	case <-timer:
 		exit.TimedOut = true
 	case <-ctx.Done():
 		exit.Canceled = true
 	case <-b.closing:
 		exit.Canceled, shutdown = true, true
 	}
-	exit.Duration = time.Since(start)
+	exit.Duration = b.clock.Now().Sub(start)
 	terminated := false
 	if !exited {
 		// Cancelling a context does not stop a Modal process: terminating

@@ -110,7 +110,7 @@ func TestResourcesAndTagsOnTheWire(t *testing.T) {
 	opts.CPU, opts.MemoryMiB, opts.Lifetime = 0.25, 384, 45*time.Second
 	b := newBackend(t, srv, opts)
 	limits := callLimits
-	limits.Timeout = 2500 * time.Millisecond
+	limits.Timeout = 20500 * time.Millisecond
 	code := "print('marker-in-the-code')"
 	if res, err := b.Execute(testContext(t), sandbox.Request{Code: code, Limits: limits}); err != nil || res.Status != sandbox.StatusOK {
 		t.Fatalf("Execute: %+v, %v", res, err)
@@ -125,8 +125,8 @@ func TestResourcesAndTagsOnTheWire(t *testing.T) {
 	if res.GetMilliCpu() != 250 || res.GetMemoryMb() != 384 || res.GetMemoryMbMax() != 512 {
 		t.Errorf("resources: %d milli-CPU, %d MiB requested, %d MiB cap; want 250, 384, 512", res.GetMilliCpu(), res.GetMemoryMb(), res.GetMemoryMbMax())
 	}
-	if def.GetTimeoutSecs() != 45+3 {
-		t.Errorf("lifetime %d s, want 48 (45 + the call's 2.5 s rounded up)", def.GetTimeoutSecs())
+	if def.GetTimeoutSecs() != 45+21 {
+		t.Errorf("lifetime %d s, want 66 (45 + the call's 20.5 s rounded up)", def.GetTimeoutSecs())
 	}
 	if def.GetWorkdir() != "/tmp" {
 		t.Errorf("workdir %q", def.GetWorkdir())
@@ -154,8 +154,8 @@ func TestResourcesAndTagsOnTheWire(t *testing.T) {
 	if len(ex.GetEnv()) != 0 || len(ex.GetSecretSources()) != 0 || len(ex.GetSecretIds()) != 0 {
 		t.Errorf("exec carries environment %v or secrets", ex.GetEnv())
 	}
-	if ex.GetTimeoutSecs() != 5 || ex.GetWorkdir() != "/tmp" {
-		t.Errorf("exec timeout %d s (want 5: the call's 2.5 s plus grace, rounded up), workdir %q", ex.GetTimeoutSecs(), ex.GetWorkdir())
+	if ex.GetTimeoutSecs() != 23 || ex.GetWorkdir() != "/tmp" {
+		t.Errorf("exec timeout %d s (want 23: the call's 20.5 s plus grace, rounded up), workdir %q", ex.GetTimeoutSecs(), ex.GetWorkdir())
 	}
 	var stdin strings.Builder
 	for _, m := range srv.Requests("TaskExecStdinWrite") {

@@ -18,7 +18,10 @@
 // boundary: the code runs with the test's own privileges.
 //
 // Every request is recorded, so tests can assert what went on the wire, and
-// faults and latency can be injected at any time.
+// faults and latency can be injected at any time; Hold keeps calls in
+// flight until the test releases them. Tests wait for the server to reach a
+// state with Await, which re-checks a condition at each change the server
+// sees, rather than sleeping or polling.
 //
 // Typical use:
 //

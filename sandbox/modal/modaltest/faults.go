@@ -14,8 +14,17 @@ type faults struct {
 	mu          sync.Mutex
 	failures    map[string]*failure
 	delays      map[string]time.Duration
+	holds       map[string]*hold
 	imageBuilds failure // failing ImageGetOrCreate results (not statuses)
 }
+
+// hold keeps the calls of a method waiting until it is released.
+type hold struct {
+	released chan struct{}
+	once     sync.Once
+}
+
+func (h *hold) release() { h.once.Do(func() { close(h.released) }) }
 
 // failure fails the next remaining calls; remaining < 0 means every call.
 type failure struct {
@@ -38,11 +47,13 @@ func (f *failure) take() bool {
 func (f *faults) init() {
 	f.failures = map[string]*failure{}
 	f.delays = map[string]time.Duration{}
+	f.holds = map[string]*hold{}
 }
 
-// forCall returns the latency to inject into a call and the error to fail
-// it with, if any, consuming one pending failure.
-func (f *faults) forCall(fullMethod string) (time.Duration, error) {
+// forCall returns the latency to inject into a call, the channel it must
+// wait for if it is held (nil if not), and the error to fail it with, if
+// any, consuming one pending failure.
+func (f *faults) forCall(fullMethod string) (time.Duration, <-chan struct{}, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var delay time.Duration
@@ -51,12 +62,18 @@ func (f *faults) forCall(fullMethod string) (time.Duration, error) {
 			delay = max(delay, d)
 		}
 	}
-	for m, fl := range f.failures {
-		if methodMatches(m, fullMethod) && fl.take() {
-			return delay, fl.err
+	var held <-chan struct{}
+	for m, h := range f.holds {
+		if methodMatches(m, fullMethod) {
+			held = h.released
 		}
 	}
-	return delay, nil
+	for m, fl := range f.failures {
+		if methodMatches(m, fullMethod) && fl.take() {
+			return delay, held, fl.err
+		}
+	}
+	return delay, held, nil
 }
 
 // takeImageBuildFailure returns the exception message of a pending image
@@ -130,6 +147,29 @@ func (s *Server) SetDelay(method string, d time.Duration) {
 	s.faults.delays[method] = d
 }
 
+// Hold makes every call of method (short or full name) wait, after any
+// delay set with SetDelay and before it is handled or failed, until release
+// is called; a call whose client gives up meanwhile is not handled. A test
+// holds a call to keep it in flight for as long as it needs, and learns
+// that it arrived with Await and Requests or InFlight. release may be
+// called more than once; ClearFaults releases every hold. A second Hold of
+// the same method replaces the first, which stays in force for the calls
+// already waiting on it until released.
+func (s *Server) Hold(method string) (release func()) {
+	h := &hold{released: make(chan struct{})}
+	s.faults.mu.Lock()
+	s.faults.holds[method] = h
+	s.faults.mu.Unlock()
+	return func() {
+		s.faults.mu.Lock()
+		if s.faults.holds[method] == h {
+			delete(s.faults.holds, method)
+		}
+		s.faults.mu.Unlock()
+		h.release()
+	}
+}
+
 // SetCreateDelay injects latency into every sandbox creation (SandboxCreateV2),
 // e.g. to benchmark a warm pool against Modal's multi-second creates. A
 // create whose client gives up during the delay creates nothing.
@@ -145,12 +185,16 @@ func (s *Server) SetMaxLiveSandboxes(n int) {
 	s.st.maxLive = max(n, 0)
 }
 
-// ClearFaults removes every injected failure and delay, and the live
-// sandbox limit.
+// ClearFaults removes every injected failure and delay, releases every
+// hold, and removes the live sandbox limit.
 func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	s.faults.failures = map[string]*failure{}
 	s.faults.delays = map[string]time.Duration{}
+	for _, h := range s.faults.holds {
+		h.release()
+	}
+	s.faults.holds = map[string]*hold{}
 	s.faults.imageBuilds = failure{}
 	s.faults.mu.Unlock()
 	s.SetMaxLiveSandboxes(0)

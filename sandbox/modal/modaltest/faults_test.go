@@ -138,33 +138,84 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// TestCreateDelay: injected latency is honoured, and a caller that gives up
-// during it creates nothing.
+// TestCreateDelay: injected latency is honoured, a caller that gives up
+// during it creates nothing, and clearing it takes it away.
 func TestCreateDelay(t *testing.T) {
-	const delay = 400 * time.Millisecond
-	f := setup(t, Options{CreateDelay: delay})
+	f := setup(t, Options{CreateDelay: time.Hour})
 
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	failed := make(chan error, 1)
+	go func() {
+		_, err := f.mc.Sandboxes.Create(ctx, f.app, f.img, nil)
+		failed <- err
+	}()
+	await(t, f.srv, "the create to reach the server", func() bool { return f.srv.InFlight("SandboxCreateV2") == 1 })
+	cancel()
+	if err := within(t, failed, "the abandoned create to return"); err == nil {
+		t.Fatal("Create succeeded although its caller gave up during the delay")
+	}
+	await(t, f.srv, "the server to finish the abandoned create", func() bool { return f.srv.InFlight("SandboxCreateV2") == 0 })
+	if got := f.srv.CreatedSandboxes(); got != 0 {
+		t.Errorf("CreatedSandboxes = %d, want 0 (the abandoned create must not create)", got)
+	}
+
+	// A create takes at least the delay: a lower bound, which no load can
+	// break.
+	const delay = 200 * time.Millisecond
+	f.srv.SetCreateDelay(delay)
 	start := time.Now()
 	f.create(t, nil)
 	if took := time.Since(start); took < delay {
 		t.Errorf("Create took %v, want at least %v", took, delay)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), delay/4)
-	defer cancel()
-	if _, err := f.mc.Sandboxes.Create(ctx, f.app, f.img, nil); err == nil {
-		t.Fatal("Create succeeded within a deadline shorter than the create delay")
+	// Cleared, an hour's delay is gone: the create below would otherwise
+	// outlast the test's context.
+	f.srv.SetCreateDelay(time.Hour)
+	f.srv.SetCreateDelay(0)
+	f.create(t, nil)
+	if got := f.srv.CreatedSandboxes(); got != 2 {
+		t.Errorf("CreatedSandboxes = %d, want 2", got)
 	}
-	time.Sleep(delay) // let the abandoned call's delay pass
-	if got := f.srv.CreatedSandboxes(); got != 1 {
-		t.Errorf("CreatedSandboxes = %d, want 1 (the abandoned create must not create)", got)
+}
+
+// TestHold: a held call waits until released, then is handled; one whose
+// caller gives up while held is not handled at all.
+func TestHold(t *testing.T) {
+	f := setup(t, Options{})
+	release := f.srv.Hold("SandboxCreateV2")
+	created := make(chan error, 1)
+	go func() {
+		_, err := f.mc.Sandboxes.Create(testContext(t), f.app, f.img, nil)
+		created <- err
+	}()
+	await(t, f.srv, "the create to be held", func() bool { return f.srv.InFlight("SandboxCreateV2") == 1 })
+	if n := f.srv.CreatedSandboxes(); n != 0 {
+		t.Fatalf("%d sandboxes created while the create is held", n)
+	}
+	release()
+	if err := within(t, created, "the released create to return"); err != nil {
+		t.Fatalf("released create: %v", err)
 	}
 
-	f.srv.SetCreateDelay(0)
-	start = time.Now()
-	f.create(t, nil)
-	if took := time.Since(start); took >= delay {
-		t.Errorf("Create took %v after the delay was cleared", took)
+	release = f.srv.Hold("SandboxCreateV2")
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	failed := make(chan error, 1)
+	go func() {
+		_, err := f.mc.Sandboxes.Create(ctx, f.app, f.img, nil)
+		failed <- err
+	}()
+	await(t, f.srv, "the second create to be held", func() bool { return f.srv.InFlight("SandboxCreateV2") == 1 })
+	cancel()
+	if err := within(t, failed, "the abandoned create to return"); err == nil {
+		t.Fatal("a create whose caller gave up while held succeeded")
+	}
+	await(t, f.srv, "the server to finish the abandoned create", func() bool { return f.srv.InFlight("SandboxCreateV2") == 0 })
+	release()
+	if n := f.srv.CreatedSandboxes(); n != 1 {
+		t.Errorf("%d sandboxes created, want 1 (the abandoned create must not create)", n)
 	}
 }
 
@@ -193,6 +244,8 @@ func TestRouterFaultAndDelay(t *testing.T) {
 		t.Fatalf("Exec with an injected fault: %v, want FailedPrecondition", err)
 	}
 
+	// The exec takes at least the delay: a lower bound, which no load can
+	// break.
 	f.srv.SetDelay("TaskExecWait", 300*time.Millisecond)
 	start := time.Now()
 	if r := runExec(t, sb, []string{"true"}, "", nil); r.waitErr != nil || r.code != 0 {

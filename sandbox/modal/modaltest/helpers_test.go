@@ -131,14 +131,106 @@ func runExec(t *testing.T, sb *modal.Sandbox, argv []string, stdin string, param
 	return r
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+// safetyNet bounds every wait of these tests: a wait is for an event, and
+// this only turns a test that would hang into one that fails.
+const safetyNet = 60 * time.Second
+
+// await waits, on the server's own events (Server.Await), until cond holds.
+func await(t *testing.T, srv *Server, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+	defer cancel()
+	if err := srv.Await(ctx, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// pollProcesses waits until cond, a condition on the processes in /proc,
+// holds. It polls: a process that an exec left in the background starts
+// and dies without telling the server.
+func pollProcesses(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(safetyNet)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+			t.Fatalf("gave up after %v waiting for %s", safetyNet, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// within waits for ch to be closed or to deliver, failing t after the
+// safety net.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(safetyNet):
+		t.Fatalf("gave up after %v waiting for %s", safetyNet, what)
+		panic("unreachable")
+	}
+}
+
+// waitPast returns once the clock has passed deadline: for a deadline the
+// SDK keeps by the clock, the clock passing it is the event.
+func waitPast(deadline time.Time) {
+	for d := time.Until(deadline); d >= 0; d = time.Until(deadline) {
+		time.Sleep(d + time.Millisecond)
+	}
+}
+
+// manualTimers stands in for the server's timers (Options.afterFunc): a
+// test takes each one as it is started, and fires it when it chooses.
+type manualTimers struct {
+	started chan *manualTimer
+}
+
+func newManualTimers() *manualTimers {
+	return &manualTimers{started: make(chan *manualTimer, 64)}
+}
+
+func (m *manualTimers) afterFunc(d time.Duration, f func()) stopper {
+	tm := &manualTimer{d: d, f: f}
+	m.started <- tm
+	return tm
+}
+
+// next returns the next timer the server started, failing t unless it
+// runs for d.
+func (m *manualTimers) next(t *testing.T, d time.Duration) *manualTimer {
+	t.Helper()
+	tm := within(t, m.started, "the server to start a timer")
+	if tm.d != d {
+		t.Fatalf("the server started a timer for %v, want %v", tm.d, d)
+	}
+	return tm
+}
+
+// manualTimer is one of the server's timers, fired by the test.
+type manualTimer struct {
+	d time.Duration
+	f func()
+
+	mu   sync.Mutex
+	done bool // stopped or fired
+}
+
+// Stop stops the timer, as time.Timer.Stop.
+func (tm *manualTimer) Stop() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	wasActive := !tm.done
+	tm.done = true
+	return wasActive
+}
+
+// fire runs the timer's function, as its time passing would, and waits
+// for it to return; it reports false if the timer was stopped.
+func (tm *manualTimer) fire() bool {
+	if !tm.Stop() {
+		return false
+	}
+	tm.f()
+	return true
 }

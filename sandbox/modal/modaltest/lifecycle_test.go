@@ -2,6 +2,7 @@ package modaltest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -17,10 +18,12 @@ import (
 
 // TestSandboxLifetime: a sandbox whose timeout passes is terminated by the
 // server, processes and all, and reports GENERIC_STATUS_TIMEOUT (exit code
-// 124 from the SDK's Wait).
+// 124 from the SDK's Wait). The test fires the lifetime timer itself.
 func TestSandboxLifetime(t *testing.T) {
-	f := setup(t, Options{})
+	timers := newManualTimers()
+	f := setup(t, Options{afterFunc: timers.afterFunc})
 	sb := f.create(t, &modal.SandboxCreateParams{Timeout: time.Second})
+	lifetime := timers.next(t, time.Second)
 	ctx := testContext(t)
 	if _, err := sb.Exec(ctx, []string{"sleep", "30"}, nil); err != nil {
 		t.Fatal(err)
@@ -29,13 +32,19 @@ func TestSandboxLifetime(t *testing.T) {
 		t.Fatalf("Poll while running = %v, %v, want nil, nil", code, err)
 	}
 
-	start := time.Now()
-	code, err := sb.Wait(ctx, nil)
-	if err != nil || code != 124 {
-		t.Fatalf("Wait = %d, %v, want 124", code, err)
+	waited := make(chan error, 1)
+	go func() {
+		code, err := sb.Wait(ctx, nil)
+		if err == nil && code != 124 {
+			err = fmt.Errorf("exit code %d", code)
+		}
+		waited <- err
+	}()
+	if !lifetime.fire() {
+		t.Fatal("the lifetime timer was stopped before its time")
 	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("a 1 s sandbox lived %v", took)
+	if err := within(t, waited, "Wait to return"); err != nil {
+		t.Fatalf("Wait = %v, want 124", err)
 	}
 	if n := f.srv.LiveProcesses(); n != 0 {
 		t.Errorf("%d processes alive after the sandbox timed out", n)
@@ -127,15 +136,17 @@ func TestCloseCleansUp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := sb.Exec(ctx, []string{"sh", "-c", "sleep 30 & sleep 30"}, nil)
-		if err != nil {
+		// "ready" is written once the backgrounded sleep is forked.
+		if _, err := sb.Exec(ctx, []string{"sh", "-c", "sleep 30 & echo ready; sleep 30"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		_ = p
+		await(t, f.srv, "the background sleep to start", func() bool { return mustInfo(t, f.srv, sb.SandboxID).Stdout == "ready\n" })
 		info, _ := f.srv.Sandbox(sb.SandboxID)
 		dirs = append(dirs, info.Dir)
 	}
-	eventually(t, 5*time.Second, "the sleeps to start", func() bool { return f.srv.LiveProcesses() >= 6 })
+	if n := f.srv.LiveProcesses(); n < 6 {
+		t.Fatalf("%d processes alive, want a shell and its background sleep in each sandbox at least", n)
+	}
 
 	closed := make(chan struct{})
 	go func() {
@@ -144,7 +155,7 @@ func TestCloseCleansUp(t *testing.T) {
 	}()
 	select {
 	case <-closed:
-	case <-time.After(10 * time.Second):
+	case <-time.After(safetyNet):
 		t.Fatal("Close did not return")
 	}
 	if n := f.srv.LiveProcesses(); n != 0 {

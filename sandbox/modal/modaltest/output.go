@@ -68,8 +68,17 @@ func (o *outputStream) read(offset uint64, limit int) (chunk []byte, ended bool,
 	return nil, o.done, o.changed, nil
 }
 
-// pump copies a pipe into a stream until the pipe ends or is closed.
-func pump(r *os.File, out *outputStream) {
+// String returns everything written so far.
+func (o *outputStream) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return string(o.data)
+}
+
+// pump copies a pipe into a stream until the pipe ends or is closed,
+// calling changed after each chunk and at the end.
+func pump(r *os.File, out *outputStream, changed func()) {
+	defer changed()
 	defer out.finish()
 	defer r.Close()
 	buf := make([]byte, 64<<10)
@@ -77,6 +86,7 @@ func pump(r *os.File, out *outputStream) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			out.append(buf[:n])
+			changed()
 		}
 		if err != nil {
 			return

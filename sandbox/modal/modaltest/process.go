@@ -53,7 +53,7 @@ type process struct {
 	state   *os.ProcessState
 	killed  killReason
 	readers []*os.File // read ends of the output pipes
-	timer   *time.Timer
+	timer   stopper
 }
 
 // execSpec is a resolved TaskExecStartRequest.
@@ -141,11 +141,11 @@ func (s *Server) startProcess(execID string, spec execSpec) (*process, error) {
 
 	if outR != nil {
 		p.readers = append(p.readers, outR)
-		s.goBackground(func() { pump(outR, p.stdout) })
+		s.goBackground(func() { pump(outR, p.stdout, s.changes.notify) })
 	}
 	if errR != nil {
 		p.readers = append(p.readers, errR)
-		s.goBackground(func() { pump(errR, p.stderr) })
+		s.goBackground(func() { pump(errR, p.stderr, s.changes.notify) })
 	}
 	s.goBackground(p.stdin.run)
 	s.goBackground(func() {
@@ -157,11 +157,12 @@ func (s *Server) startProcess(execID string, spec execSpec) (*process, error) {
 		}
 		p.mu.Unlock()
 		close(p.exited)
+		s.changes.notify()
 	})
 	if spec.timeout > 0 {
 		p.mu.Lock()
 		if p.state == nil {
-			p.timer = time.AfterFunc(spec.timeout, func() { p.kill(killTimeout) })
+			p.timer = s.opts.afterFunc(spec.timeout, func() { p.kill(killTimeout) })
 		}
 		p.mu.Unlock()
 	}

@@ -26,8 +26,27 @@ func (c Call) Name() string { return shortName(c.Method) }
 // recorder keeps every request the server received, in arrival order,
 // including ones that were then refused.
 type recorder struct {
-	mu    sync.Mutex
-	calls []Call
+	mu       sync.Mutex
+	calls    []Call
+	inFlight map[string]int // by full method: calls received, not yet answered
+}
+
+// begin counts a call of method as in flight; end as answered.
+func (r *recorder) begin(method string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inFlight == nil {
+		r.inFlight = map[string]int{}
+	}
+	r.inFlight[method]++
+}
+
+func (r *recorder) end(method string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inFlight[method]--; r.inFlight[method] == 0 {
+		delete(r.inFlight, method)
+	}
 }
 
 func (r *recorder) record(method string, req any) {

@@ -71,6 +71,7 @@ func (r *routerService) TaskExecStart(ctx context.Context, req *pb.TaskExecStart
 		return nil, status.Errorf(codes.Internal, "modaltest: %v", err)
 	}
 	sb.execs[req.GetExecId()] = p
+	sb.started = append(sb.started, p)
 	return &pb.TaskExecStartResponse{}, nil
 }
 

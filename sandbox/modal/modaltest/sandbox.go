@@ -34,10 +34,11 @@ type sandbox struct {
 	mu       sync.Mutex
 	tags     map[string]string
 	execs    map[string]*process
+	started  []*process // execs, in the order they started
 	live     bool
 	result   *pb.GenericResult // set once finished
 	done     chan struct{}     // closed once finished and cleaned up
-	lifetime *time.Timer
+	lifetime stopper
 }
 
 func (sb *sandbox) isLive() bool {
@@ -149,7 +150,7 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 	st.created++
 
 	sb.mu.Lock()
-	sb.lifetime = time.AfterFunc(timeout, func() {
+	sb.lifetime = s.opts.afterFunc(timeout, func() {
 		s.terminate(sb, pb.GenericResult_GENERIC_STATUS_TIMEOUT, fmt.Sprintf("Sandbox timed out after %s", timeout))
 	})
 	sb.mu.Unlock()
@@ -203,6 +204,7 @@ func (s *Server) terminate(sb *sandbox, st pb.GenericResult_GenericStatus, reaso
 	sb.result = pb.GenericResult_builder{Status: st, Exception: reason}.Build()
 	sb.mu.Unlock()
 	close(sb.done)
+	s.changes.notify()
 }
 
 // SandboxInfo describes a sandbox the server created.
@@ -228,6 +230,10 @@ type SandboxInfo struct {
 	Dir string
 	// Execs counts the processes exec'd in it.
 	Execs int
+	// Stdout and Stderr are what its execs wrote so far, one exec after
+	// the other in the order they started (stderr merged into stdout is
+	// in Stdout).
+	Stdout, Stderr string
 }
 
 func (sb *sandbox) info() SandboxInfo {
@@ -245,6 +251,10 @@ func (sb *sandbox) info() SandboxInfo {
 		Live:       sb.live,
 		Dir:        sb.dir,
 		Execs:      len(sb.execs),
+	}
+	for _, p := range sb.started {
+		in.Stdout += p.stdout.String()
+		in.Stderr += p.stderr.String()
 	}
 	if sb.result != nil {
 		in.Status = sb.result.GetStatus()

@@ -52,6 +52,11 @@ type Options struct {
 	// TempDir is where the server makes its temporary directory, which holds
 	// one directory per sandbox (default os.TempDir()).
 	TempDir string
+
+	// afterFunc starts the server's timers: sandbox lifetimes and exec
+	// timeouts (default time.AfterFunc). This package's tests set it to
+	// fire them when they choose.
+	afterFunc func(d time.Duration, f func()) stopper
 }
 
 // Server is a running test control plane. Its methods are safe for
@@ -64,6 +69,7 @@ type Server struct {
 	signKey  []byte
 	started  time.Time
 	rec      recorder
+	changes  changes // tells Await of every change
 	faults   faults
 	st       state
 	bg       sync.WaitGroup // every goroutine the server starts besides gRPC's own
@@ -85,6 +91,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.ImageBuilderVersion == "" {
 		opts.ImageBuilderVersion = DefaultImageBuilderVersion
+	}
+	if opts.afterFunc == nil {
+		opts.afterFunc = realAfterFunc
 	}
 
 	baseDir, err := os.MkdirTemp(opts.TempDir, "modaltest-")

@@ -42,7 +42,7 @@ func TestStdinOffsets(t *testing.T) {
 			t.Errorf("step %d: write(%d, %q, %v) = %v, want %v", i, s.offset, s.data, s.eof, err, s.want)
 		}
 	}
-	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second)) // fail, not hang, if stdin is never closed
+	_ = r.SetReadDeadline(time.Now().Add(safetyNet)) // fail, not hang, if stdin is never closed
 	got, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatalf("reading what was delivered: %v (got %q)", err, got)
@@ -70,13 +70,14 @@ func TestStdinStopUnblocksFullPipe(t *testing.T) {
 	if err := sp.write(0, make([]byte, 4<<20), false); err != nil { // more than a pipe holds
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	sp.stop()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("feeder still blocked after stop")
+	// Once the first byte arrives, the feeder is in its one write of 4 MiB,
+	// which cannot complete while nothing reads the pipe.
+	_ = r.SetReadDeadline(time.Now().Add(safetyNet)) // fail, not hang
+	if _, err := io.ReadFull(r, make([]byte, 1)); err != nil {
+		t.Fatalf("the feeder never wrote: %v", err)
 	}
+	sp.stop()
+	within(t, done, "the feeder to return after stop")
 }
 
 // TestOutputStream: reads from any offset, waits for more, ends only once
