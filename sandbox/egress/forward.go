@@ -9,6 +9,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,6 +61,9 @@ func (s *Session) forward(c net.Conn, br *bufio.Reader, req *http.Request) bool 
 		if err == nil {
 			err = uw.Flush()
 		}
+		if h := s.cfg.hooks; h != nil && h.sent != nil {
+			h.sent()
+		}
 		if body != nil && body.err != nil {
 			// The client's body failed: the server would wait for the
 			// rest forever. (When writing upstream fails, the server has
@@ -74,7 +78,7 @@ func (s *Session) forward(c net.Conn, br *bufio.Reader, req *http.Request) bool 
 	resp, err := s.readResponse(up, req, cw, http10)
 	if err != nil {
 		up.Close()
-		if waitSent(c, sent) {
+		if !waitSent(c, sent, body) {
 			if body != nil && body.err != nil {
 				return false // the client's request body failed: the client went away
 			}
@@ -110,30 +114,30 @@ func (s *Session) forward(c net.Conn, br *bufio.Reader, req *http.Request) bool 
 
 	// The exchange is over: the upstream connection is not reused.
 	up.Close()
-	reqErr := errors.New("the request was still being sent")
-	if waitSent(c, sent) {
-		reqErr = <-sent
-	}
-	return reqErr == nil && werr == nil && !resp.Close && !s.overflow.Load()
+	waitSent(c, sent, body)
+	// The client connection can carry another request only when this one
+	// was read from it in full (whether it all reached the server does not
+	// matter to the client connection's framing).
+	readAll := body == nil || body.complete() && body.err == nil
+	return readAll && werr == nil && !resp.Close && !s.overflow.Load()
 }
 
 // waitSent waits for the goroutine sending the request upstream, after the
-// upstream connection was closed. When it is still reading the client's
-// body (the server answered, or failed, before reading it all), the read is
-// cut short with a deadline and waitSent returns false: the client
-// connection cannot carry another request. When it had finished, its
-// result is put back on sent and waitSent returns true.
-func waitSent(c net.Conn, sent chan error) bool {
-	select {
-	case err := <-sent:
-		sent <- err
-		return true
-	default:
+// upstream connection was closed, and reports whether it had to be cut
+// short. A sender still reading the client's body (the server answered, or
+// failed, before reading it all) is stopped with a read deadline on c; one
+// that has read the whole request only writes to the closed upstream
+// connection, and ends at once. Whether it had read the whole request is
+// decided by the body reaching its end, never by how far the sender got
+// when looked at: a sender about to report success is waited for.
+func waitSent(c net.Conn, sent <-chan error, body *flushingBody) (cut bool) {
+	if body != nil && !body.complete() {
+		cut = true
+		c.SetReadDeadline(time.Unix(1, 0))
+		defer c.SetReadDeadline(time.Time{})
 	}
-	c.SetReadDeadline(time.Unix(1, 0))
 	<-sent
-	c.SetReadDeadline(time.Time{})
-	return false
+	return cut
 }
 
 // readResponse reads upstream's final response to req, relaying interim
@@ -236,7 +240,12 @@ type flushingBody struct {
 	r   io.Reader
 	w   *bufio.Writer
 	err error
+	// atEnd is set once the body has been read to its end (io.EOF).
+	atEnd atomic.Bool
 }
+
+// complete reports whether the body has been read to its end.
+func (b *flushingBody) complete() bool { return b.atEnd.Load() }
 
 // wrapBody wraps a request or response body, or returns nil when there is
 // none.
@@ -255,7 +264,10 @@ func (b *flushingBody) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
+	switch {
+	case err == io.EOF:
+		b.atEnd.Store(true)
+	case err != nil && b.err == nil:
 		b.err = err
 	}
 	return n, err

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 func TestPlainHTTP(t *testing.T) {
@@ -25,7 +25,7 @@ func TestPlainHTTP(t *testing.T) {
 	}))
 	defer srv.Close()
 	srvPort := strconv.Itoa(port(t, srv.Listener.Addr().String()))
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 
 	c, br := p.dial(t)
 	exchange := func(raw string) (*http.Response, string) {
@@ -110,7 +110,7 @@ func TestPlainHTTPWithGoClient(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 100000))
 	}))
 	defer srv.Close()
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 	c := proxiedClient(p)
 	u := "http://api.test:" + strconv.Itoa(port(t, srv.Listener.Addr().String())) + "/"
 	for range 3 {
@@ -161,7 +161,7 @@ func TestExpectContinueAndStreaming(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 	u := "api.test:" + strconv.Itoa(port(t, srv.Listener.Addr().String()))
 
 	c, br := p.dial(t)
@@ -205,7 +205,7 @@ func TestPlainHTTPEdgeCases(t *testing.T) {
 		io.WriteString(w, "part two")
 	}))
 	defer chunked.Close()
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 	exchange := func(raw string) (*http.Response, string, error) {
 		c, err := net.Dial("tcp", p.addr)
 		if err != nil {
@@ -244,5 +244,40 @@ func TestPlainHTTPEdgeCases(t *testing.T) {
 	l := p.Close()
 	if e := l.Entries[0]; !e.Allowed || !strings.HasPrefix(e.Error, "read upstream: ") {
 		t.Errorf("entry %+v", e)
+	}
+}
+
+// TestKeepAliveWhileTheSenderReports: a forwarded request's sender that has
+// written the whole request but not yet reported it when the answer has
+// gone back (a scheduling accident, forced here) does not cost the client
+// its kept-alive connection: the next request on it is served, not reset.
+func TestKeepAliveWhileTheSenderReports(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %q", r.Method, body)
+	}))
+	defer srv.Close()
+	srvPort := strconv.Itoa(port(t, srv.Listener.Addr().String()))
+	release := make(chan struct{})
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), func(c *Config) {
+		c.hooks.sent = func() { <-release }
+	})
+	c, br := p.dial(t)
+	for i, req := range []string{
+		"GET http://api.test:" + srvPort + "/ HTTP/1.1\r\nHost: api.test\r\n\r\n",
+		"POST http://api.test:" + srvPort + "/ HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\n\r\nhello",
+		"GET http://api.test:" + srvPort + "/ HTTP/1.1\r\nHost: api.test\r\n\r\n",
+	} {
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on the kept-alive connection: %v", i, err)
+		}
+		if _, err := io.ReadAll(resp.Body); err != nil || resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("request %d: %s, close %v, %v", i, resp.Status, resp.Close, err)
+		}
+		release <- struct{}{} // only now does the sender report
 	}
 }

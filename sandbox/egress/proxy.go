@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // Timeouts and bounds of the proxy.
@@ -47,10 +47,25 @@ const (
 	DefaultMaxClientConns = 64
 )
 
+// Decider decides connection attempts: by name before the name is
+// resolved (CheckHost), then each address it resolved to (CheckAddr); the
+// proxy dials only addresses both allowed. *netrules.Egress, compiled from
+// the network rules, is the one the server uses.
+type Decider interface {
+	// CheckHost decides a connection to host:port by name, host
+	// normalized (netrules.NormalizeHost); an IP literal is decided as
+	// its address.
+	CheckHost(host string, port int) netrules.Verdict
+	// CheckAddr decides a connection to addr:port, where host is the name
+	// addr was resolved from, already allowed by CheckHost.
+	CheckAddr(host string, addr netip.Addr, port int) netrules.Verdict
+}
+
 // Config configures one Session.
 type Config struct {
-	// Egress decides every connection attempt. Nil refuses everything.
-	Egress *policy.Egress
+	// Egress decides every connection attempt. Nil (no Decider at all)
+	// refuses everything.
+	Egress Decider
 	// Resolver resolves names; nil means net.DefaultResolver.
 	Resolver Resolver
 	// Dial connects to upstream addresses; nil means a net.Dialer with a
@@ -96,6 +111,9 @@ type testHooks struct {
 	// backoff replaces time.After for the accept loop's wait after a
 	// failed Accept.
 	backoff func(d time.Duration) <-chan time.Time
+	// sent is called by a forwarded request's sender once it has written
+	// the request upstream, before it reports the outcome.
+	sent func()
 }
 
 // Resolver resolves a name to addresses; *net.Resolver satisfies it.
@@ -139,7 +157,7 @@ type Session struct {
 // once. The session owns ln from then on: Close closes it.
 func Serve(ln net.Listener, cfg Config) *Session {
 	if cfg.Egress == nil {
-		cfg.Egress = policy.Network{}.Egress()
+		cfg.Egress = netrules.Rules{}.Egress()
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
