@@ -84,6 +84,23 @@ func TestDecideExecute(t *testing.T) {
 	}
 }
 
+// TestDefaultLimits: the limits sandboxes are built with ahead of calls are
+// exactly those of a call that gives no timeout_s, even under a policy
+// whose code limit no code would fit.
+func TestDefaultLimits(t *testing.T) {
+	for _, p := range []*Policy{Default(), with(func(p *Policy) {
+		p.Limits.DefaultTimeoutS, p.Limits.MemoryMB, p.Limits.MaxCodeBytes = 2.5, 1024, 1
+	})} {
+		want, _ := p.DecideExecute("1", nil)
+		if got := p.DefaultLimits(); got != want {
+			t.Errorf("DefaultLimits() = %+v, want %+v", got, want)
+		}
+		if err := p.DefaultLimits().Validate(); err != nil {
+			t.Errorf("DefaultLimits() are not valid limits: %v", err)
+		}
+	}
+}
+
 func TestDecideExecuteAllocs(t *testing.T) {
 	p := Default()
 	timeout := 2.5

@@ -33,27 +33,6 @@ func TestNetworkSummary(t *testing.T) {
 	}
 }
 
-func TestNetworkRule(t *testing.T) {
-	tests := []struct {
-		r        NetworkRule
-		str      string
-		wildcard bool
-		apex     string
-	}{
-		{NetworkRule{Host: "pypi.org", Ports: []int{443}}, "host pypi.org, port 443", false, "pypi.org"},
-		{NetworkRule{Host: "*.example.com"}, "host *.example.com, every port", true, "example.com"},
-		{NetworkRule{CIDR: "10.0.0.0/8", Ports: []int{22, 80}}, "cidr 10.0.0.0/8, ports 22, 80", false, ""},
-	}
-	for _, tt := range tests {
-		if got := tt.r.String(); got != tt.str {
-			t.Errorf("String() = %q, want %q", got, tt.str)
-		}
-		if tt.r.IsWildcard() != tt.wildcard || tt.r.Apex() != tt.apex {
-			t.Errorf("%s: IsWildcard %v Apex %q, want %v %q", tt.str, tt.r.IsWildcard(), tt.r.Apex(), tt.wildcard, tt.apex)
-		}
-	}
-}
-
 // TestNetworkJSONIsCanonical: a policy built in Go with no rules encodes,
 // and so hashes, like the same policy read from a file.
 func TestNetworkJSONIsCanonical(t *testing.T) {

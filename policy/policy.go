@@ -4,6 +4,8 @@
 // without a file, Default gives safe limits.
 package policy
 
+import "github.com/airlock-mcp/airlock-mcp/netrules"
+
 // Policy is the operator's policy. The zero value is not valid; use Default
 // or Load.
 type Policy struct {
@@ -55,8 +57,9 @@ type Limits struct {
 }
 
 // Network is the network policy: whether sandboxed code may open outbound
-// connections at all and, when it may, to where. What each backend can
-// enforce differs; CheckBackend refuses a policy a backend cannot honour.
+// connections at all and, when it may, to where (Rules), and what to do
+// with rules a backend cannot enforce. What each backend can enforce
+// differs; CheckBackend refuses a policy a backend cannot honour.
 type Network struct {
 	// AllowEgress permits outbound connections. False (the default) gives
 	// sandboxed code no network at all.
@@ -67,15 +70,17 @@ type Network struct {
 	Allow []NetworkRule `json:"allow"`
 	// Deny lists destinations refused even when an allow rule covers them.
 	// Besides these, built-in denies (loopback, link-local and cloud
-	// metadata, private and unique-local ranges; see BuiltinDenies) always
-	// apply unless a cidr allow rule inside the range lifts them.
+	// metadata, private and unique-local ranges; see
+	// netrules.BuiltinDenies) always apply unless a cidr allow rule inside
+	// the range lifts them.
 	Deny []NetworkRule `json:"deny"`
 	// OnUnenforceable says what to do when the backend cannot enforce some
-	// rule itself (Modal: plain HTTP or other ports to a host, deny rules
-	// inside what is allowed, built-in denies behind an allowed name):
-	// "refuse" (the default) refuses to start, naming each rule; "advisory"
-	// runs, says so in every result and the tool description, and relies
-	// on the Airlock layer's static check of the code.
+	// rule itself (its capabilities' gaps; on Modal: plain HTTP or other
+	// ports to a host, deny rules inside what is allowed, built-in denies
+	// behind an allowed name): "refuse" (the default) refuses to start,
+	// naming each rule; "advisory" runs, says so in every result and the
+	// tool description, and relies on the Airlock layer's static check of
+	// the code.
 	OnUnenforceable string `json:"on_unenforceable"`
 	// MaxConnections caps the connections one call may open through the
 	// Airlock proxy.
@@ -93,18 +98,10 @@ const (
 	Advisory = "advisory"
 )
 
-// NetworkRule is one allowed destination: a hostname or a CIDR block,
-// optionally restricted to some ports.
-type NetworkRule struct {
-	// Host is an exact hostname ("pypi.org") or a wildcard ("*.example.com")
-	// that covers the apex (example.com) and every subdomain. Lowercase.
-	Host string `json:"host,omitempty"`
-	// CIDR is an IPv4 or IPv6 block in canonical form ("203.0.113.0/24").
-	CIDR string `json:"cidr,omitempty"`
-	// Ports restricts the rule to these destination ports; empty means
-	// every port.
-	Ports []int `json:"ports,omitempty"`
-}
+// NetworkRule is one rule of network.allow or network.deny: a hostname or a
+// CIDR block, optionally restricted to some ports. It is netrules.Rule, the
+// vocabulary the policy shares with the backends.
+type NetworkRule = netrules.Rule
 
 // BackendSettings holds the settings of each backend.
 type BackendSettings struct {

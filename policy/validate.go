@@ -107,7 +107,7 @@ func (n Network) problems(pl *place) []Problem {
 		rules []NetworkRule
 	}{{"allow", n.Allow}, {"deny", n.Deny}} {
 		for i, r := range list.rules {
-			if msg := r.problem(); msg != "" {
+			if msg := r.Problem(); msg != "" {
 				out = append(out, pl.problem([]string{"network", list.key, strconv.Itoa(i)}, msg))
 			}
 		}

@@ -11,18 +11,11 @@ import (
 	"unicode/utf8"
 )
 
-// The envelope is the harness's report, one frame on a file descriptor of
-// its own:
-//
-//	AIRLOCK-ENVELOPE/1 <nonce> <len>\n<json of len bytes>\n
-//
-// The sandboxed code shares the harness's process, so it can write to that
-// descriptor and, with effort, read the nonce; the envelope is therefore
-// only as trustworthy as the code's own account of itself. What the parser
-// guarantees is that nothing else gets in: not a stray or guessed frame (wrong
-// nonce), not a second frame, not anything larger than the harness can
-// produce, and nothing that does not fit the schema exactly. Finalize then
-// lets the process's observed fate (timeout, signal, exit code) outrank it.
+// The envelope is the harness's report, one frame on a descriptor of its
+// own; package sandbox's documentation ("Harness protocol") describes the
+// frame, the nonce it carries, and how far it is trusted. The parser
+// guarantees that nothing but the harness's one frame gets in; Finalize
+// then lets the process's observed fate outrank it.
 
 // Errors ParseEnvelope returns, wrapped with detail. Details never quote the
 // data, which the sandboxed code may have written.

@@ -18,8 +18,11 @@ type ProcessExit struct {
 	Signal syscall.Signal
 	// TimedOut: the backend killed it at the wall-clock limit.
 	TimedOut bool
-	// Canceled: the caller cancelled (MCP request cancelled).
+	// Canceled: the call was cancelled (the MCP request, or a shutdown).
 	Canceled bool
+	// Shutdown, with Canceled: the server cancelled the call because it is
+	// shutting down (see ErrShutdown), not the client.
+	Shutdown bool
 	// Duration is the wall-clock time of the execution.
 	Duration time.Duration
 	// CPUTime is the CPU time of the sandbox's main process in the currency
@@ -97,6 +100,9 @@ func Finalize(backend string, exit ProcessExit, envelope []byte, nonce string, s
 		res.Status = StatusTimeout
 		res.TimedOut = true
 		res.Error = &ErrorInfo{Type: "Timeout", Message: timeoutMessage(limits.Timeout)}
+	case exit.Canceled && exit.Shutdown:
+		res.Status = StatusKilled
+		res.Error = &ErrorInfo{Type: "Cancelled", Message: "the server is shutting down, so the call was stopped and the sandbox was killed; run the code again once the server is back"}
 	case exit.Canceled:
 		res.Status = StatusKilled
 		res.Error = &ErrorInfo{Type: "Cancelled", Message: "the client cancelled the call; the sandbox was killed"}

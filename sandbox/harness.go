@@ -27,17 +27,15 @@ const (
 )
 
 // HarnessArgs returns the interpreter arguments that run the harness: the
-// full argv after the interpreter path. The code itself never appears in
-// argv; it goes on stdin (see Invocation). The flags isolate the interpreter
-// from the environment (-I), skip the site module (-S; site-packages come in
-// through HarnessOptions.SysPath instead), unbuffer stdout and stderr (-u)
-// and write no bytecode (-B).
+// full argv after the interpreter path (see "Harness protocol" in the
+// package documentation). The code itself never appears in argv; it goes on
+// stdin (see Invocation). The flags isolate the interpreter from the
+// environment (-I), skip the site module (-S; site-packages come in through
+// HarnessOptions.SysPath instead), unbuffer stdout and stderr (-u) and write
+// no bytecode (-B).
 //
-// readyFD, when above 2, is a file descriptor on which the harness writes
-// one byte (ReadyByte) once it is up and waiting for its code on stdin:
-// backends that start sandboxes ahead of calls read it to know a sandbox is
-// warm. It may be the envelope fd; the byte then precedes the envelope, and
-// the backend reads it off before ReadEnvelope. 0 sends no signal.
+// readyFD, when above 2, is the descriptor on which the harness writes
+// ReadyByte once it waits for its code; 0 sends no signal.
 func HarnessArgs(readyFD int) []string { return interpreterArgs(harnessSource, readyFD) }
 
 // interpreterArgs runs program with the harness's flags and ready fd.
@@ -136,9 +134,8 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 		return nil, fmt.Errorf("sandbox: generate nonce: %w", err)
 	}
 	nonce := hex.EncodeToString(raw[:])
-	// Two header lines the harness can split without importing json:
-	// "AIRLOCK-HARNESS/1 <nonce> <fd> <max_repr>" and the NUL-separated
-	// paths, workdir first.
+	// The two header lines of the protocol, which the harness splits
+	// without importing json.
 	header := fmt.Sprintf("%s %s %d %d\n%s", harnessMagic, nonce, opts.EnvelopeFD, maxRepr, strings.Join(paths, "\x00"))
 	stdin := make([]byte, 0, len(header)+1+len(code))
 	stdin = append(stdin, header...)

@@ -1,21 +1,12 @@
 """Airlock harness: runs submitted code as __main__ and reports on a private fd.
 
-Started as `python -I -S -u -B -c <this source> [ready_fd]`; with ready_fd,
-the harness writes one byte ("\n") there once it waits for its code. Stdin
-holds two header lines,
-then the code (UTF-8) to EOF:
-
-    AIRLOCK-HARNESS/1 <nonce> <envelope_fd> <max_repr>\n
-    <workdir>\0<sys_path entry>\0...\n
-
-The report (the "envelope") is one frame written to envelope_fd just before
-os._exit:
-
-    AIRLOCK-ENVELOPE/1 <nonce> <len>\n<json of len bytes>\n
-
-The Go side (sandbox/envelope.go) trusts nothing here: it accepts exactly one
-well-formed frame with the right nonce and checks it against the process's
-real exit code. Stdlib only; must run on Python 3.8+.
+Started as `python -I -S -u -B -c <this source> [ready_fd]`, with two header
+lines and the code on stdin; it reports one envelope frame on the fd the
+header names. The protocol (argv, stdin, frame, nonce, descriptors) is
+described once, in sandbox/doc.go ("Harness protocol"). The Go side trusts
+nothing here: it accepts exactly one well-formed frame with the right nonce
+and checks it against the process's real exit code. Stdlib only; must run
+on Python 3.8+.
 
 Startup cost is paid on every call, so the happy path imports only built-in
 or frozen modules (no ast, json, re, traceback, site): the code is parsed

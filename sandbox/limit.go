@@ -84,6 +84,9 @@ func LimitConcurrencyQueue(b Backend, n int, q Queue) *Limited {
 // Name returns the wrapped backend's name.
 func (l *Limited) Name() string { return l.b.Name() }
 
+// Capabilities are those of the backend l limits (CapabilitiesOf).
+func (l *Limited) Capabilities() Capabilities { return CapabilitiesOf(l.b) }
+
 // Close closes the wrapped backend.
 func (l *Limited) Close() error { return l.b.Close() }
 

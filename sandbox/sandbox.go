@@ -1,10 +1,3 @@
-// Package sandbox defines what every sandbox backend provides: the Backend
-// interface, the limits a backend enforces for one execution, and the typed
-// Result that the execute_python tool returns as structured content.
-//
-// The Python harness that runs user code inside a sandbox, and the envelope it
-// reports through, live here too, so that every backend runs the same harness
-// and parses the same envelope into the same Result.
 package sandbox
 
 import (
@@ -150,15 +143,20 @@ type Connection struct {
 
 // Backend runs Python code in a sandbox.
 //
-// Execute runs one request in a fresh sandbox that is gone when Execute
-// returns, whatever happened. It returns a non-nil error only when the
-// backend itself failed (the sandbox could not be set up); everything the
-// code did, including crashing or timing out, is reported in the Result.
+// Execute runs one request in a fresh sandbox that never runs anything
+// else, whatever happened (local: the sandbox is gone when Execute
+// returns; Modal: the answer goes out first and the sandbox is terminated
+// in the background, counted until Modal confirms it is gone, and Close
+// waits for that). It returns a
+// non-nil error only when the backend itself failed (the sandbox could not
+// be set up); everything the code did, including crashing or timing out,
+// is reported in the Result.
 //
 // Backends that can keep a sandbox alive across several executions will
 // offer that through an additional, optional interface (as net/http does
 // with http.Flusher), so callers that only need one-shot execution keep
-// using this one.
+// using this one. Likewise a backend states what it enforces of the
+// network rules through Capable (see CapabilitiesOf).
 type Backend interface {
 	// Name is the backend's short name as reported in Result.Backend.
 	Name() string

@@ -27,8 +27,9 @@ func (noopBackend) Execute(context.Context, sandbox.Request) (sandbox.Result, er
 func (noopBackend) Close() error { return nil }
 
 // BenchmarkValidateAndDecide measures the Airlock layer's decision alone:
-// validating the arguments against the compiled input schema, decoding
-// them and the policy decision, for one execute_python call.
+// decoding the arguments (once, into the call's record), validating them
+// against the compiled input schema, reading them as the handler does and
+// the policy decision, for one execute_python call.
 func BenchmarkValidateAndDecide(b *testing.B) {
 	p := policy.Default()
 	all, err := tools.All(p, noopBackend{}, zap.NewNop())
@@ -40,28 +41,27 @@ func BenchmarkValidateAndDecide(b *testing.B) {
 	req.Params.RawArguments = json.RawMessage(`{"code":"print(1)","timeout_s":10}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if msg := checkArguments(req, all[0].Input); msg != "" {
+		call := tools.NewCall(req)
+		if msg := checkArguments(call, all[0].Input); msg != "" {
 			b.Fatal(msg)
 		}
-		var args struct {
-			Code     string   `json:"code"`
-			TimeoutS *float64 `json:"timeout_s"`
-		}
-		if err := json.Unmarshal(req.Params.RawArguments, &args); err != nil {
+		args := call.Args.(map[string]any)
+		timeoutS, err := args["timeout_s"].(json.Number).Float64()
+		if err != nil {
 			b.Fatal(err)
 		}
-		if _, d := p.DecideExecute(args.Code, args.TimeoutS); !d.Allowed {
+		if _, d := p.DecideExecute(args["code"].(string), &timeoutS); !d.Allowed {
 			b.Fatal(d.Reason)
 		}
 	}
 }
 
 // BenchmarkAirlockLayer measures what airlock-mcp adds to one typical
-// execute_python call, without JSON-RPC or transport: every middleware
-// (audit record and metrics, logging, rate limit, validation; composed per
-// call, as mcp-go does), argument decoding, the policy decision, the static
-// network pre-check and building the result, with a no-op backend, a
-// disabled logger and a real audit log in a temporary file.
+// execute_python call, without JSON-RPC or transport: the whole call
+// pipeline (the call's record and argument decoding, rate limit,
+// validation, the policy decision, the static network pre-check, building
+// the result, the log line, metrics and audit record), with a no-op
+// backend, a disabled logger and a real audit log in a temporary file.
 func BenchmarkAirlockLayer(b *testing.B) {
 	for _, bc := range []struct {
 		name, code string
@@ -80,9 +80,9 @@ func BenchmarkAirlockLayer(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer w.Close()
-			rec := &recorder{audit: w, metrics: metrics.New("bench"), policy: p, policySHA256: p.SHA256(), backend: "noop", anonymous: "bench"}
-			logMW, rateMW, validateMW := logCalls(zap.NewNop(), all), limitRate(newRateLimiter(1e9, 1e6), "bench"), validateArguments(all)
-			handler := all[0].Handler
+			pl := &pipeline{log: zap.NewNop(), limiter: newRateLimiter(1e9, 1e6), audit: w, metrics: metrics.New("bench"),
+				policy: p, policySHA256: p.SHA256(), backend: "noop", anonymous: "bench"}
+			handler := pl.handler(all[0])
 			args, _ := json.Marshal(map[string]any{"code": bc.code, "timeout_s": 10})
 			var req mcp.CallToolRequest
 			req.Params.Name = tools.ExecutePythonName
@@ -91,7 +91,7 @@ func BenchmarkAirlockLayer(b *testing.B) {
 
 			b.ReportAllocs()
 			for b.Loop() {
-				res, err := rec.recordCalls(logMW(rateMW(validateMW(handler))))(ctx, req)
+				res, err := handler(ctx, req)
 				if err != nil || res.IsError {
 					b.Fatalf("call failed: %v %+v", err, res)
 				}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 // serveLimited serves a transport (tokens of alice and bob, metrics at
@@ -22,7 +24,7 @@ func serveLimited(t *testing.T, limits ConnLimits) (string, *ConnLimiter) {
 		t.Fatal(err)
 	}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "airlock_build_info 1") })
-	transport := NewHTTPTransport(newServer(t, &fakeBackend{result: okResult()}, nil), HTTPOptions{Tokens: tokens, Metrics: metrics})
+	transport := NewHTTPTransport(newServer(t, &sandboxtest.Backend{Result: okResult()}, nil), HTTPOptions{Tokens: tokens, Metrics: metrics})
 	conns := NewConnLimiter(limits, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

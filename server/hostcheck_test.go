@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 // TestHostCheck: on a server listening on loopback, /metrics, like the MCP
@@ -12,7 +14,7 @@ import (
 // rebinding defence); the health check answers any.
 func TestHostCheck(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "airlock_build_info 1") })
-	ts, _, _ := serveTransport(t, &fakeBackend{result: okResult()}, HTTPOptions{Metrics: metrics})
+	ts, _, _ := serveTransport(t, &sandboxtest.Backend{Result: okResult()}, HTTPOptions{Metrics: metrics})
 	port := ts.URL[strings.LastIndex(ts.URL, ":")+1:]
 	tests := []struct {
 		path, host string

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 const (
@@ -48,7 +50,7 @@ func newHTTPTestServer(t *testing.T) (*httptest.Server, *Tokens) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	transport := NewHTTPTransport(newServer(t, &fakeBackend{result: okResult()}, nil), HTTPOptions{Tokens: tokens})
+	transport := NewHTTPTransport(newServer(t, &sandboxtest.Backend{Result: okResult()}, nil), HTTPOptions{Tokens: tokens})
 	ts := httptest.NewServer(transport)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+	_ "github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit" // the sandboxes start this test binary as their init helper
 	"github.com/airlock-mcp/airlock-mcp/schemas"
 )
 
@@ -41,11 +42,10 @@ func realSandboxBackend(t *testing.T) sandbox.Backend {
 	t.Helper()
 	p := realPolicy()
 	realOnce.Do(func() {
-		limits, _ := p.DecideExecute("pass", nil)
 		b, err := local.New(context.Background(), local.Options{
 			Python:        p.Backend.Local.Python,
 			WarmSandboxes: p.Backend.Local.WarmSandboxes,
-			WarmLimits:    limits,
+			WarmLimits:    p.DefaultLimits(),
 		})
 		if err != nil {
 			realErr = err
@@ -88,7 +88,7 @@ func jsonUnmarshalAny(raw []byte) (any, error) {
 }
 
 // TestExecutePythonOnRealSandbox drives execute_python through the in-process
-// MCP client, the server's middleware and the real local backend.
+// MCP client, the server's call pipeline and the real local backend.
 func TestExecutePythonOnRealSandbox(t *testing.T) {
 	c := connect(t, newServer(t, realSandboxBackend(t), nil), protocols[0])
 

@@ -1,71 +1,59 @@
 package server
 
 import (
-	"context"
-	"time"
 	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
 // maxLoggedText caps how much of an error result's text is logged.
 const maxLoggedText = 300
 
-// logCalls returns the middleware that logs one line per tool call: the
-// tool, its duration, whether it was an error, the sandbox status when there
-// is one, and the arguments as the tool describes them (never the code
-// itself). A call that fails with a Go error is logged at error level.
-func logCalls(log *zap.Logger, ts []tools.Tool) mcpserver.ToolHandlerMiddleware {
-	describe := make(map[string]func([]byte, tools.CallOutcome) []zap.Field, len(ts))
-	for _, t := range ts {
-		describe[t.Definition.Name] = t.LogArgs
-	}
-	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
-		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			start := time.Now()
-			res, err := next(ctx, req)
-			level := zapcore.InfoLevel
-			if err != nil {
-				level = zapcore.ErrorLevel
-			}
-			if ce := log.Check(level, "tool call"); ce != nil {
-				fields := []zap.Field{
-					zap.String("tool", req.Params.Name),
-					zap.Duration("duration", time.Since(start)),
-				}
-				if client := ClientIdentity(ctx); client != "" {
-					fields = append(fields, zap.String("client", client))
-				}
-				fields = append(fields, argFields(req, describe[req.Params.Name], tools.OutcomeFrom(ctx).Snapshot())...)
-				fields = append(fields, resultFields(res, err)...)
-				ce.Write(fields...)
-			}
-			return res, err
-		}
-	}
-}
-
-// argFields describes req's arguments with the tool's describer, or by their
-// size alone when the tool has none.
-func argFields(req mcp.CallToolRequest, describe func([]byte, tools.CallOutcome) []zap.Field, o tools.CallOutcome) []zap.Field {
-	raw, err := tools.RawArguments(req)
+// logCall logs one line for call, once it is over: the tool, its duration,
+// the client when it authenticated, the arguments as the tool describes
+// them (describe; never the code itself), whether the result was an error,
+// and the sandbox's status when the code ran. A call that failed with a Go
+// error (err) is logged at error level.
+func (p *pipeline) logCall(call *tools.Call, describe func(*tools.Call) []zap.Field, res *mcp.CallToolResult, err error) {
+	level := zapcore.InfoLevel
 	if err != nil {
-		return []zap.Field{zap.NamedError("args_error", err)}
+		level = zapcore.ErrorLevel
 	}
-	if describe == nil {
-		return []zap.Field{zap.Int("args_bytes", len(raw))}
+	ce := p.log.Check(level, "tool call")
+	if ce == nil {
+		return
 	}
-	return describe(raw, o)
+	fields := []zap.Field{
+		zap.String("tool", call.Tool),
+		zap.Duration("duration", call.Duration),
+	}
+	if call.Authenticated {
+		fields = append(fields, zap.String("client", call.Client))
+	}
+	fields = append(fields, argFields(call, describe)...)
+	fields = append(fields, resultFields(call, res, err)...)
+	ce.Write(fields...)
 }
 
-// resultFields describes the outcome of a call.
-func resultFields(res *mcp.CallToolResult, err error) []zap.Field {
+// argFields describes call's arguments with the tool's describer, or by
+// their size alone when the tool has none.
+func argFields(call *tools.Call, describe func(*tools.Call) []zap.Field) []zap.Field {
+	switch {
+	case call.ArgsErr != nil:
+		return []zap.Field{zap.NamedError("args_error", call.ArgsErr)}
+	case describe == nil:
+		return []zap.Field{zap.Int("args_bytes", len(call.RawArgs))}
+	}
+	return describe(call)
+}
+
+// resultFields describes the outcome of call: the result res or the Go
+// error err the client got, and the sandbox's result when the code ran.
+func resultFields(call *tools.Call, res *mcp.CallToolResult, err error) []zap.Field {
 	switch {
 	case err != nil:
 		return []zap.Field{zap.Error(err)}
@@ -73,7 +61,7 @@ func resultFields(res *mcp.CallToolResult, err error) []zap.Field {
 		return []zap.Field{zap.Bool("no_result", true)}
 	}
 	fields := []zap.Field{zap.Bool("is_error", res.IsError)}
-	if r, ok := res.StructuredContent.(sandbox.Result); ok {
+	if r := call.Result; r != nil {
 		return append(fields,
 			zap.String("status", string(r.Status)),
 			zap.String("backend", r.Backend),

@@ -14,9 +14,10 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
-// TestLogsOneLinePerCall checks the logging middleware: one line per call,
+// TestLogsOneLinePerCall checks the call log: one line per call,
 // rejected and failed calls included, with the code's size and hash but
 // never the code.
 func TestLogsOneLinePerCall(t *testing.T) {
@@ -25,14 +26,14 @@ func TestLogsOneLinePerCall(t *testing.T) {
 	maxTimeout := strconv.FormatFloat(policy.Default().Limits.MaxTimeoutS, 'f', -1, 64)
 	tests := []struct {
 		name      string
-		backend   *fakeBackend
+		backend   *sandboxtest.Backend
 		args      string
 		wantLevel zapcore.Level
 		want      map[string]any // fields that must be present with these values
 	}{
 		{
 			name:      "ok call",
-			backend:   &fakeBackend{result: okResult()},
+			backend:   &sandboxtest.Backend{Result: okResult()},
 			args:      `{"code":"` + "print('SECRET-TOKEN')" + `","timeout_s":10}`,
 			wantLevel: zapcore.InfoLevel,
 			want: map[string]any{
@@ -42,7 +43,7 @@ func TestLogsOneLinePerCall(t *testing.T) {
 		},
 		{
 			name:      "rejected by validation",
-			backend:   &fakeBackend{},
+			backend:   &sandboxtest.Backend{},
 			args:      `{"code":"` + "print('SECRET-TOKEN')" + `","timeout_s":900}`,
 			wantLevel: zapcore.InfoLevel,
 			want: map[string]any{
@@ -52,7 +53,7 @@ func TestLogsOneLinePerCall(t *testing.T) {
 		},
 		{
 			name:      "handler panic",
-			backend:   &fakeBackend{panicWith: "boom"},
+			backend:   &sandboxtest.Backend{Panic: "boom"},
 			args:      `{"code":"` + "print('SECRET-TOKEN')" + `"}`,
 			wantLevel: zapcore.ErrorLevel,
 			want:      map[string]any{"tool": "execute_python", "code_sha256": hex.EncodeToString(sum[:])},

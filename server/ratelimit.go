@@ -1,14 +1,12 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 	"golang.org/x/time/rate"
 
 	"github.com/airlock-mcp/airlock-mcp/tools"
@@ -59,30 +57,23 @@ func (r *rateLimiter) allow(client string, now time.Time) (bool, time.Duration) 
 	return true, 0
 }
 
-// limitRate returns the middleware refusing a client's calls beyond its
-// rate with an isError result that names the limit and when to retry.
-// Callers without an identity count as anonymous.
-func limitRate(r *rateLimiter, anonymous string) mcpserver.ToolHandlerMiddleware {
-	return func(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
-		if r == nil {
-			return next
-		}
-		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			client := ClientIdentity(ctx)
-			if client == "" {
-				client = anonymous
-			}
-			if ok, wait := r.allow(client, time.Now()); !ok {
-				calls := "calls"
-				if r.perMinute == 1 {
-					calls = "call"
-				}
-				msg := fmt.Sprintf("Rate limit: client %q may make %d %s per minute (bursts of %d); try again in %d s.",
-					client, r.perMinute, calls, r.burst, int(math.Ceil(wait.Seconds())))
-				tools.OutcomeFrom(ctx).Set(tools.OutcomeRateLimited, msg)
-				return mcp.NewToolResultError(msg), nil
-			}
-			return next(ctx, req)
-		}
+// limit takes call from its client's bucket, or refuses it with an isError
+// result that names the limit and when to retry, recorded in call. A nil
+// r limits nothing.
+func (r *rateLimiter) limit(call *tools.Call, now time.Time) *mcp.CallToolResult {
+	if r == nil {
+		return nil
 	}
+	ok, wait := r.allow(call.Client, now)
+	if ok {
+		return nil
+	}
+	calls := "calls"
+	if r.perMinute == 1 {
+		calls = "call"
+	}
+	msg := fmt.Sprintf("Rate limit: client %q may make %d %s per minute (bursts of %d); try again in %d s.",
+		call.Client, r.perMinute, calls, r.burst, int(math.Ceil(wait.Seconds())))
+	call.SetStatus(tools.OutcomeRateLimited, msg)
+	return mcp.NewToolResultError(msg)
 }

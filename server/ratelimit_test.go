@@ -1,12 +1,12 @@
 package server
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
 // TestRateLimiter: each client gets its own bucket of burst calls that
@@ -42,27 +42,34 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
-func TestLimitRateMiddleware(t *testing.T) {
-	calls := 0
-	next := func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		calls++
-		return mcp.NewToolResultText("ran"), nil
+// TestLimitRecordsTheRefusal: a call over its client's rate gets an isError
+// result naming the client, the limit and when to retry, recorded in the
+// call's record; without a limit every call passes.
+func TestLimitRecordsTheRefusal(t *testing.T) {
+	r := newRateLimiter(2, 1)
+	now := time.Unix(1_000_000, 0)
+	newCall := func() *tools.Call {
+		c := tools.NewCall(mcp.CallToolRequest{})
+		c.Client = "ci-bot"
+		return c
 	}
-	h := limitRate(newRateLimiter(2, 1), anonymousClient)(next)
-	ctx := context.WithValue(context.Background(), clientKey{}, "ci-bot")
-	if res, _ := h(ctx, mcp.CallToolRequest{}); res.IsError {
+	if res := r.limit(newCall(), now); res != nil {
 		t.Fatalf("first call refused: %+v", res)
 	}
-	res, _ := h(ctx, mcp.CallToolRequest{})
-	if !res.IsError || calls != 1 {
-		t.Fatalf("second call: %+v, calls %d", res, calls)
+	c := newCall()
+	res := r.limit(c, now)
+	if res == nil || !res.IsError {
+		t.Fatalf("second call: %+v, want an isError result", res)
 	}
-	text := res.Content[0].(mcp.TextContent).Text
-	if !strings.Contains(text, `Rate limit: client "ci-bot" may make 2 calls per minute (bursts of 1); try again in 30 s.`) {
-		t.Errorf("message = %q", text)
+	const want = `Rate limit: client "ci-bot" may make 2 calls per minute (bursts of 1); try again in 30 s.`
+	if text := res.Content[0].(mcp.TextContent).Text; text != want {
+		t.Errorf("message = %q, want %q", text, want)
 	}
-	// Without a limit the middleware is a pass-through.
-	if res, _ := limitRate(nil, anonymousClient)(next)(ctx, mcp.CallToolRequest{}); res.IsError {
-		t.Error("nil limiter refused a call")
+	if c.Status != tools.OutcomeRateLimited || c.Reason != want {
+		t.Errorf("recorded %q, %q; want %q and the message", c.Status, c.Reason, tools.OutcomeRateLimited)
+	}
+	var none *rateLimiter
+	if res := none.limit(newCall(), now); res != nil {
+		t.Error("no limiter refused a call")
 	}
 }

@@ -1,121 +1,68 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	mcpserver "github.com/mark3labs/mcp-go/server"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/server/audit"
-	"github.com/airlock-mcp/airlock-mcp/server/metrics"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
-// recorder audits and counts every tool call.
-type recorder struct {
-	audit   *audit.Writer    // nil: no audit log
-	metrics *metrics.Metrics // nil: no metrics
-	policy  *policy.Policy
-	// policySHA256 is computed once: the policy never changes while the
-	// server runs.
-	policySHA256 string
-	backend      string
-	// stop, when it ends, cancels every call in progress (shutdown).
-	stop context.Context
-	// inFlight, when not nil, holds each call until it is recorded.
-	inFlight *sync.WaitGroup
-	// anonymous is the identity of callers without one: "stdio" on stdio,
-	// "anonymous" over HTTP without tokens.
-	anonymous string
-}
-
-// recordCalls returns the outermost middleware: it gives each call an
-// Outcome the inner layers fill in, ties the call to the server's stop
-// context, and once the call returns writes its audit record and metrics.
-func (rc *recorder) recordCalls(next mcpserver.ToolHandlerFunc) mcpserver.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if rc.inFlight != nil {
-			rc.inFlight.Add(1)
-			defer rc.inFlight.Done()
-		}
-		received := time.Now()
-		ctx, out := tools.WithOutcome(ctx)
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		if rc.stop != nil {
-			defer context.AfterFunc(rc.stop, cancel)()
-		}
-		res, err := next(ctx, req)
-		rc.record(ctx, req, received, time.Since(received), out.Snapshot(), res, err)
-		return res, err
+// record counts call in the metrics and writes its audit record; res and
+// callErr are what the client got.
+func (p *pipeline) record(call *tools.Call, res *mcp.CallToolResult, callErr error) {
+	p.metrics.ObserveCall(call.Tool, p.backend, call.Status, call.Duration)
+	if call.Denied {
+		p.metrics.Denied(call.Category)
 	}
-}
-
-// record writes the audit record and the metrics of one call.
-func (rc *recorder) record(ctx context.Context, req mcp.CallToolRequest, received time.Time, d time.Duration, o tools.CallOutcome, res *mcp.CallToolResult, callErr error) {
-	status := callStatus(o, res, callErr)
-	rc.metrics.ObserveCall(req.Params.Name, rc.backend, status, d)
-	if o.Denied {
-		rc.metrics.Denied(o.Category)
+	if call.Status == tools.OutcomeRateLimited {
+		p.metrics.Denied("rate_limit")
 	}
-	if status == tools.OutcomeRateLimited {
-		rc.metrics.Denied("rate_limit")
-	}
-	if rc.audit == nil {
+	if p.audit == nil {
 		return
-	}
-	client := ClientIdentity(ctx)
-	if client == "" {
-		client = rc.anonymous
-	}
-	session := ""
-	if s := mcpserver.ClientSessionFromContext(ctx); s != nil {
-		session = s.SessionID()
 	}
 	output := toolOutput(res)
 	r := audit.Record{
-		Time:          received,
-		Client:        client,
-		Session:       session,
-		Tool:          req.Params.Name,
-		CodeSHA256:    o.CodeSHA256,
-		CodeBytes:     o.CodeBytes,
-		PolicyVersion: rc.policy.Version,
-		PolicySHA256:  rc.policySHA256,
+		Time:          call.Received,
+		Client:        call.Client,
+		Session:       call.Session,
+		Tool:          call.Tool,
+		CodeSHA256:    call.CodeSHA256,
+		CodeBytes:     call.CodeBytes,
+		PolicyVersion: p.policy.Version,
+		PolicySHA256:  p.policySHA256,
 		Decision:      audit.DecisionAllowed,
-		Backend:       rc.backend,
-		Status:        status,
-		DurationMS:    float64(d.Microseconds()) / 1000,
+		Backend:       p.backend,
+		Status:        call.Status,
+		DurationMS:    float64(call.Duration.Microseconds()) / 1000,
 		// Hashed by the audit writer, from a copy: mcp-go decorates the
-		// result in place (resultType, _meta) once it leaves the middleware.
+		// result in place (resultType, _meta) once it leaves the pipeline.
 		HashOutput: func() string { return outputHash(output, callErr) },
 	}
-	if o.Denied || status == tools.OutcomeRateLimited || status == tools.OutcomeInvalid {
-		r.Decision, r.Reason = audit.DecisionDenied, o.Reason
+	if call.Denied || call.Status == tools.OutcomeRateLimited || call.Status == tools.OutcomeInvalid {
+		r.Decision, r.Reason = audit.DecisionDenied, call.Reason
 	}
-	if o.Result != nil {
-		r.SandboxID = o.Result.SandboxID
-		r.ExitCode = o.Result.ExitCode
-		r.Network = networkSummary(o.Result.Network)
+	if call.Result != nil {
+		r.SandboxID = call.Result.SandboxID
+		r.ExitCode = call.Result.ExitCode
+		r.Network = networkSummary(call.Result.Network)
 	}
-	rc.audit.Write(r)
+	p.audit.Write(r)
 }
 
-// callStatus is the status the audit log and metrics record for a call.
-func callStatus(o tools.CallOutcome, res *mcp.CallToolResult, err error) string {
+// finalStatus is the status the audit log and the metrics record for a
+// call that ended with res and err.
+func finalStatus(call *tools.Call, res *mcp.CallToolResult, err error) string {
 	switch {
 	case err != nil:
 		return tools.OutcomeFailed
-	case o.Result != nil && o.Result.Error != nil && o.Result.Error.Type == "Cancelled":
+	case call.Result != nil && call.Result.Error != nil && call.Result.Error.Type == "Cancelled":
 		return tools.OutcomeCancelled
-	case o.Status != "":
-		return o.Status
+	case call.Status != "":
+		return call.Status
 	case res != nil && res.IsError:
 		return string(sandbox.StatusError)
 	}
@@ -124,7 +71,7 @@ func callStatus(o tools.CallOutcome, res *mcp.CallToolResult, err error) string 
 
 // toolOutput copies what the tool returned, without the protocol's
 // decoration (resultType, _meta) that the server adds to res in place after
-// the middleware, possibly while the audit writer reads the copy. Content
+// the pipeline, possibly while the audit writer reads the copy. Content
 // and structured content are shared: nothing changes them once returned.
 func toolOutput(res *mcp.CallToolResult) *mcp.CallToolResult {
 	if res == nil {

@@ -62,10 +62,10 @@ type Options struct {
 	AnonymousClient string
 }
 
-// New builds the MCP server: it builds every tool from opts, registers them,
-// and installs the middleware chain, outermost first: audit and metrics
-// (which also ties each call to opts.Stop), logging, panic recovery, the
-// per-client rate limit, argument validation.
+// New builds the MCP server: it builds every tool from opts and registers
+// each behind the call pipeline (see pipeline): the call's record, ties to
+// opts.Stop and opts.InFlight, the per-client rate limit, argument
+// validation, panic recovery, then the log line, metrics and audit record.
 func New(opts Options) (*mcpserver.MCPServer, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("server: no policy")
@@ -89,20 +89,26 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	if anonymous == "" {
 		anonymous = anonymousClient
 	}
-	rec := &recorder{audit: opts.Audit, metrics: opts.Metrics, policy: opts.Policy, policySHA256: opts.Policy.SHA256(), backend: opts.Backend.Name(), stop: opts.Stop, inFlight: opts.InFlight, anonymous: anonymous}
+	p := &pipeline{
+		log:          log,
+		limiter:      newRateLimiter(opts.Policy.Limits.CallsPerMinute, opts.Policy.Limits.CallBurst),
+		audit:        opts.Audit,
+		metrics:      opts.Metrics,
+		policy:       opts.Policy,
+		policySHA256: opts.Policy.SHA256(),
+		backend:      opts.Backend.Name(),
+		stop:         opts.Stop,
+		inFlight:     opts.InFlight,
+		anonymous:    anonymous,
+	}
 	s := mcpserver.NewMCPServer(Name, version,
 		mcpserver.WithInstructions(instructions(opts.Policy)),
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithResourceCapabilities(false, false),
-		mcpserver.WithToolHandlerMiddleware(rec.recordCalls),
-		mcpserver.WithToolHandlerMiddleware(logCalls(log, all)),
-		mcpserver.WithRecovery(),
-		mcpserver.WithToolHandlerMiddleware(limitRate(newRateLimiter(opts.Policy.Limits.CallsPerMinute, opts.Policy.Limits.CallBurst), anonymous)),
-		mcpserver.WithToolHandlerMiddleware(validateArguments(all)),
 	)
 	for _, t := range all {
-		s.AddTool(t.Definition, t.Handler)
+		s.AddTool(t.Definition, p.handler(t))
 	}
-	addPolicyResource(s, opts.Policy, opts.Backend.Name())
+	addPolicyResource(s, opts.Policy, opts.Backend)
 	return s, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/schemas"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
@@ -92,7 +93,7 @@ func textOf(t *testing.T, res *mcp.CallToolResult) string {
 
 func TestNewNeedsPolicyAndBackend(t *testing.T) {
 	tests := map[string]Options{
-		"no policy":  {Backend: &fakeBackend{}},
+		"no policy":  {Backend: &sandboxtest.Backend{}},
 		"no backend": {Policy: policy.Default()},
 	}
 	for name, opts := range tests {
@@ -106,7 +107,7 @@ func TestListTools(t *testing.T) {
 	p := policy.Default()
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			c := connect(t, newServer(t, &fakeBackend{}, nil), protocol)
+			c := connect(t, newServer(t, &sandboxtest.Backend{}, nil), protocol)
 			res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 			if err != nil {
 				t.Fatalf("ListTools: %v", err)
@@ -142,7 +143,7 @@ func TestListTools(t *testing.T) {
 func TestValidCall(t *testing.T) {
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			fb := &fakeBackend{result: okResult()}
+			fb := &sandboxtest.Backend{Result: okResult()}
 			c := connect(t, newServer(t, fb, nil), protocol)
 			ctx := context.Background()
 			list, err := c.ListTools(ctx, mcp.ListToolsRequest{})
@@ -187,14 +188,14 @@ func TestValidCall(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("structuredContent = %+v, want %+v", got, want)
 			}
-			if n := fb.callCount(); n != 1 {
+			if n := fb.Calls(); n != 1 {
 				t.Errorf("backend called %d times, want 1", n)
 			}
 		})
 	}
 }
 
-// TestInvalidArguments checks that the validation middleware rejects bad
+// TestInvalidArguments checks that the argument validation rejects bad
 // arguments with an isError result naming each violation, and that the
 // backend is never called.
 func TestInvalidArguments(t *testing.T) {
@@ -220,7 +221,7 @@ func TestInvalidArguments(t *testing.T) {
 	}
 	for _, protocol := range protocols {
 		t.Run(protocol, func(t *testing.T) {
-			fb := &fakeBackend{result: okResult()}
+			fb := &sandboxtest.Backend{Result: okResult()}
 			c := connect(t, newServer(t, fb, nil), protocol)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -239,7 +240,7 @@ func TestInvalidArguments(t *testing.T) {
 					}
 				})
 			}
-			if n := fb.callCount(); n != 0 {
+			if n := fb.Calls(); n != 0 {
 				t.Errorf("backend called %d times for invalid calls, want 0", n)
 			}
 		})
@@ -252,7 +253,7 @@ func TestTimeout300Exact(t *testing.T) {
 	if policy.Default().Limits.MaxTimeoutS != 300 {
 		t.Skip("default max_timeout_s is no longer 300")
 	}
-	c := connect(t, newServer(t, &fakeBackend{}, nil), mcp.LATEST_LEGACY_PROTOCOL_VERSION)
+	c := connect(t, newServer(t, &sandboxtest.Backend{}, nil), mcp.LATEST_LEGACY_PROTOCOL_VERSION)
 	res, err := callTool(context.Background(), c, `{"code":"x","timeout_s":900}`)
 	if err != nil {
 		t.Fatalf("CallTool: %v", err)
@@ -265,7 +266,8 @@ func TestTimeout300Exact(t *testing.T) {
 // TestCancelReachesBackend checks that cancelling the call's ctx cancels the
 // ctx the backend runs under.
 func TestCancelReachesBackend(t *testing.T) {
-	fb := newBlockingBackend()
+	fb := &sandboxtest.Backend{}
+	fb.Hold()
 	c := connect(t, newServer(t, fb, nil), mcp.LATEST_LEGACY_PROTOCOL_VERSION)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -275,13 +277,13 @@ func TestCancelReachesBackend(t *testing.T) {
 		done <- err
 	}()
 	select {
-	case <-fb.started:
+	case <-fb.Started():
 	case <-time.After(5 * time.Second):
 		t.Fatal("backend never started")
 	}
 	cancel()
 	select {
-	case err := <-fb.cancelled:
+	case err := <-fb.Interrupted():
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("backend ctx error = %v, want context.Canceled", err)
 		}
@@ -298,7 +300,7 @@ func TestCancelReachesBackend(t *testing.T) {
 // TestPanicIsRecovered checks that a panicking backend becomes a protocol
 // error for that call, not a crashed server.
 func TestPanicIsRecovered(t *testing.T) {
-	fb := &fakeBackend{panicWith: "boom"}
+	fb := &sandboxtest.Backend{Panic: "boom"}
 	c := connect(t, newServer(t, fb, nil), mcp.LATEST_LEGACY_PROTOCOL_VERSION)
 	if _, err := callTool(context.Background(), c, `{"code":"print(1)"}`); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("CallTool error = %v, want a protocol error mentioning the panic", err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 // heldByMCPGo reports whether mcp-go still holds session id.
@@ -22,7 +24,7 @@ func heldByMCPGo(s *mcpserver.MCPServer, id string) bool {
 func TestIdleSessionsExpire(t *testing.T) {
 	const idle = 10 * time.Minute
 	clock := newFakeClock()
-	ts, transport, mcp := serveTransport(t, &fakeBackend{result: okResult()}, HTTPOptions{Sessions: SessionLimits{IdleTimeout: idle}, now: clock.Now})
+	ts, transport, mcp := serveTransport(t, &sandboxtest.Backend{Result: okResult()}, HTTPOptions{Sessions: SessionLimits{IdleTimeout: idle}, now: clock.Now})
 	abandoned := initialize(t, ts, aliceToken)
 	streaming := initialize(t, ts, aliceToken)
 	openStream(t, ts, aliceToken, streaming)
@@ -68,7 +70,7 @@ func TestIdleSessionsExpire(t *testing.T) {
 // many sessions a client abandons, the server holds at most the cap.
 func TestSessionsPerClientCap(t *testing.T) {
 	clock := newFakeClock()
-	ts, transport, mcp := serveTransport(t, &fakeBackend{result: okResult()}, HTTPOptions{Sessions: SessionLimits{MaxPerClient: 2}, now: clock.Now})
+	ts, transport, mcp := serveTransport(t, &sandboxtest.Backend{Result: okResult()}, HTTPOptions{Sessions: SessionLimits{MaxPerClient: 2}, now: clock.Now})
 	first := initialize(t, ts, aliceToken)
 	clock.Advance(time.Second)
 	second := initialize(t, ts, aliceToken)

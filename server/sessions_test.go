@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 // TestSessionsAreBoundToTheirClient: a valid token does not open another
@@ -12,7 +14,7 @@ import (
 // ?sessionId= — and the owner's session keeps working; a session that was
 // never opened is not found.
 func TestSessionsAreBoundToTheirClient(t *testing.T) {
-	backend := &fakeBackend{result: okResult()}
+	backend := &sandboxtest.Backend{Result: okResult()}
 	ts, _, _ := serveTransport(t, backend, HTTPOptions{})
 	alice := initialize(t, ts, aliceToken)
 	aliceSSE := openSSE(t, ts, aliceToken)
@@ -59,7 +61,7 @@ func TestSessionsAreBoundToTheirClient(t *testing.T) {
 			}
 		})
 	}
-	if n := backend.callCount(); n != 0 {
+	if n := backend.Calls(); n != 0 {
 		t.Errorf("bob's tools/call in alice's session reached the backend (%d calls)", n)
 	}
 	if code, body := listTools(t, ts, aliceToken, alice); code != http.StatusOK || !strings.Contains(body, "execute_python") {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
 
 // TestServeStdio runs one stdio session: initialize, tools/list and a
@@ -17,7 +19,7 @@ import (
 // clean stop. Then a second session is stopped by cancelling its ctx.
 // (mcp-go has one stdio session per process, so both run in one test.)
 func TestServeStdio(t *testing.T) {
-	fb := &fakeBackend{result: okResult()}
+	fb := &sandboxtest.Backend{Result: okResult()}
 	s := newServer(t, fb, nil)
 
 	t.Run("EOF", func(t *testing.T) {

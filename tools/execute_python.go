@@ -2,8 +2,6 @@ package tools
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/zap"
 
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/policy/precheck"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
@@ -22,11 +21,43 @@ import (
 // ExecutePythonName is the name of the execute_python tool.
 const ExecutePythonName = "execute_python"
 
-// executePythonArgs are execute_python's arguments, decoded from the wire
-// bytes that already passed the input schema.
+// executePythonArgs are execute_python's arguments.
 type executePythonArgs struct {
-	Code     string   `json:"code"`
-	TimeoutS *float64 `json:"timeout_s"`
+	Code     string
+	TimeoutS *float64 // nil: the policy's default
+}
+
+// executePythonArgsOf reads execute_python's arguments from v, a call's
+// arguments as decoded once (Call.Args), without parsing any JSON again.
+// Properties it does not know are ignored and null reads as absent, as
+// encoding/json would; a property of the wrong type is an error. The input
+// schema refuses all of these before the handler runs; the log reads the
+// arguments of refused calls too.
+func executePythonArgsOf(v any) (executePythonArgs, error) {
+	var args executePythonArgs
+	m, ok := v.(map[string]any)
+	if !ok {
+		return args, fmt.Errorf("the arguments are %T, not an object", v)
+	}
+	switch c := m["code"].(type) {
+	case nil:
+	case string:
+		args.Code = c
+	default:
+		return args, fmt.Errorf("code is %T, not a string", c)
+	}
+	switch t := m["timeout_s"].(type) {
+	case nil:
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return args, fmt.Errorf("timeout_s: %w", err)
+		}
+		args.TimeoutS = &f
+	default:
+		return args, fmt.Errorf("timeout_s is %T, not a number", t)
+	}
+	return args, nil
 }
 
 // ExecutePython builds the execute_python tool: its definition with the
@@ -64,7 +95,8 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 		return Tool{}, fmt.Errorf("tools: execute_python output schema: %w", err)
 	}
 
-	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p.Limits, p.Network, b.Name()), input)
+	caps := sandbox.CapabilitiesOf(b)
+	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p, caps), input)
 	def.RawOutputSchema = output
 	def.Title = "Run Python in a sandbox"
 	def.Annotations = mcp.ToolAnnotation{
@@ -75,7 +107,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, b), staticLedger: staticLedgerFor(p, b), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -88,7 +120,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 // executePython holds the handler's dependencies.
 type executePython struct {
 	policy *policy.Policy
-	egress *policy.Egress
+	egress *netrules.Egress
 	// enforced says which denied destinations the backend blocks itself
 	// while the code runs; the pre-check refuses code naming the others.
 	enforced precheck.Enforcement
@@ -101,59 +133,59 @@ type executePython struct {
 	log      *zap.Logger
 }
 
-// handle runs one execute_python call. Everything the model can act on is an
-// isError result; it never returns a Go error.
-func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// handle runs one execute_python call, whose arguments it reads from the
+// call's record, and records in it what became of the call. Everything the
+// model can act on is an isError result.
+func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolResult {
+	err := call.ArgsErr
 	var args executePythonArgs
-	raw, err := RawArguments(req)
 	if err == nil {
-		err = json.Unmarshal(raw, &args)
+		args, err = executePythonArgsOf(call.Args)
 	}
-	out := OutcomeFrom(ctx)
 	if err != nil {
 		msg := "Invalid arguments for execute_python: " + err.Error()
-		out.Set(OutcomeInvalid, msg)
-		return mcp.NewToolResultError(msg), nil
+		call.SetStatus(OutcomeInvalid, msg)
+		return mcp.NewToolResultError(msg)
 	}
-	out.SetCode(codeSHA256(args.Code), len(args.Code))
+	call.SetCode(args.Code)
 
 	limits, d := h.policy.DecideExecute(args.Code, args.TimeoutS)
 	if !d.Allowed {
 		h.log.Info("call refused by policy", zap.String("rule", d.Rule))
-		out.Deny("limits", d.Reason)
-		return mcp.NewToolResultError(d.Reason), nil
+		call.Deny("limits", d.Rule, d.Reason)
+		return mcp.NewToolResultError(d.Reason)
 	}
 
 	pre := precheck.Check(args.Code, h.egress, h.enforced)
 	if pre.Refused != nil {
 		h.log.Info("call refused by the network pre-check: the backend cannot enforce the rule", zap.String("host", pre.Refused.Host), zap.String("rule", pre.Refused.Rule))
-		out.Deny("network", pre.Message())
-		return mcp.NewToolResultError(pre.Message()), nil
+		call.Deny("network", pre.Refused.Rule, pre.Message())
+		return mcp.NewToolResultError(pre.Message())
 	}
 
-	stopProgress := startProgress(ctx, req, h.progress, limits.Timeout)
+	stopProgress := startProgress(ctx, call.Request, h.progress, limits.Timeout)
 	res, err := h.backend.Execute(ctx, sandbox.Request{Code: args.Code, Limits: limits})
 	stopProgress()
 	if err != nil {
 		if errors.Is(err, sandbox.ErrBusy) {
 			h.log.Warn("call refused: server busy", zap.Error(err))
 			msg := strings.Replace(err.Error(), "server busy", "Server busy", 1)
-			out.Set(OutcomeBusy, msg)
-			return mcp.NewToolResultError(msg), nil
+			call.SetStatus(OutcomeBusy, msg)
+			return mcp.NewToolResultError(msg)
 		}
 		if ctx.Err() != nil {
 			h.log.Info("call cancelled", zap.Error(err))
 			msg := "the call was cancelled before the code finished"
-			out.Set(OutcomeCancelled, msg)
-			return mcp.NewToolResultError(msg), nil
+			call.SetStatus(OutcomeCancelled, msg)
+			return mcp.NewToolResultError(msg)
 		}
 		h.log.Error("sandbox could not be started", zap.String("backend", h.backend.Name()), zap.Error(err))
 		msg := fmt.Sprintf("the sandbox could not be started: %v; the operator can run `airlock-mcp doctor`", err)
-		out.Set(OutcomeFailed, msg)
-		return mcp.NewToolResultError(msg), nil
+		call.SetStatus(OutcomeFailed, msg)
+		return mcp.NewToolResultError(msg)
 	}
 	h.fillNetwork(&res, pre)
-	out.SetResult(res)
+	call.SetResult(res)
 	text := FormatResult(res)
 	if note := preCheckNote(res, pre); note != "" {
 		text += "\n" + note
@@ -162,93 +194,25 @@ func (h *executePython) handle(ctx context.Context, req mcp.CallToolRequest) (*m
 		Content:           []mcp.Content{mcp.NewTextContent(text)},
 		StructuredContent: res,
 		IsError:           res.Status != sandbox.StatusOK,
-	}, nil
-}
-
-// fillNetwork completes the result's network ledger with what the Airlock
-// layer knows where the backend reports no connections: on Modal with
-// egress, the destinations the static check found in the code; elsewhere,
-// when the backend left it empty, no network.
-func (h *executePython) fillNetwork(res *sandbox.Result, pre precheck.Result) {
-	switch {
-	case h.staticLedger != nil:
-		res.Network = &sandbox.Network{Enforcement: h.staticLedger.Enforcement, Note: h.staticLedger.Note, Connections: staticConnections(pre)}
-	case res.Network == nil:
-		res.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
 	}
-}
-
-// enforcementFor says which destinations the network policy denies backend
-// b blocks itself while the code runs: all of them, except on Modal with
-// egress, where Modal blocks only what its allowlists leave out (see
-// policy.ModalFilter); with on_unenforceable: refuse no denied destination
-// gets through, with advisory the gaps do.
-func enforcementFor(p *policy.Policy, b sandbox.Backend) precheck.Enforcement {
-	if !p.Network.AllowEgress || b.Name() != policy.BackendModal {
-		return nil
-	}
-	m := p.Network.ModalFilter()
-	return func(f precheck.Finding) bool { return m.Blocks(f.Host, f.Addr, f.Port) }
-}
-
-// staticLedgerFor is the enforcement and note of the ledger the Airlock
-// layer fills in for backend b under p, or nil when the backend reports
-// its own (or there is no network): Modal with egress, whose connections
-// Modal does not report.
-func staticLedgerFor(p *policy.Policy, b sandbox.Backend) *sandbox.Network {
-	n := p.Network
-	if !n.AllowEgress || b.Name() != policy.BackendModal {
-		return nil
-	}
-	if n.OnUnenforceable == policy.Advisory && len(n.ModalGaps()) > 0 {
-		return &sandbox.Network{Enforcement: sandbox.EnforcementAdvisory,
-			Note: "Modal enforced part of the network policy natively; the rules it cannot enforce were only checked statically against the code (advisory). Modal does not report connections; listed are the destinations found in the code."}
-	}
-	return &sandbox.Network{Enforcement: sandbox.EnforcementModal,
-		Note: "Modal enforced the network policy natively and does not report connections; listed are the destinations the Airlock layer found in the code before running it."}
-}
-
-// staticConnections lists the static check's findings as ledger entries.
-func staticConnections(pre precheck.Result) []sandbox.Connection {
-	out := make([]sandbox.Connection, 0, len(pre.Findings))
-	for _, f := range pre.Findings {
-		c := sandbox.Connection{Host: f.Host, Port: f.Port, Method: "static", Allowed: f.Verdict.Allowed, Rule: f.Verdict.Rule}
-		if !c.Allowed {
-			c.Reason = f.Verdict.Reason
-		}
-		out = append(out, c)
-	}
-	return out
 }
 
 // executePythonLogArgs describes a call's arguments for the log: the code's
-// size and SHA-256, never the code, and the requested timeout. The hash
-// comes from o when the handler got as far as computing it.
-func executePythonLogArgs(raw []byte, o CallOutcome) []zap.Field {
-	if o.CodeSHA256 != "" {
-		var args struct {
-			TimeoutS *float64 `json:"timeout_s"`
-		}
-		_ = json.Unmarshal(raw, &args) // the handler decoded them already
-		return logFields(o.CodeBytes, o.CodeSHA256, args.TimeoutS)
+// size and SHA-256, never the code, and the requested timeout; only their
+// size when they are not execute_python's arguments (a refused call). The
+// hash is the one the handler recorded, when it got as far as the code.
+func executePythonLogArgs(call *Call) []zap.Field {
+	args, err := executePythonArgsOf(call.Args)
+	if err != nil {
+		return []zap.Field{zap.Int("args_bytes", len(call.RawArgs))}
 	}
-	var args executePythonArgs
-	if err := json.Unmarshal(raw, &args); err != nil {
-		return []zap.Field{zap.Int("args_bytes", len(raw))}
+	codeBytes, sha := call.CodeBytes, call.CodeSHA256
+	if sha == "" {
+		codeBytes, sha = len(args.Code), codeSHA256(args.Code)
 	}
-	return logFields(len(args.Code), codeSHA256(args.Code), args.TimeoutS)
-}
-
-func logFields(codeBytes int, codeSHA256 string, timeoutS *float64) []zap.Field {
-	fields := []zap.Field{zap.Int("code_bytes", codeBytes), zap.String("code_sha256", codeSHA256)}
-	if timeoutS != nil {
-		fields = append(fields, zap.Float64("timeout_s", *timeoutS))
+	fields := []zap.Field{zap.Int("code_bytes", codeBytes), zap.String("code_sha256", sha)}
+	if args.TimeoutS != nil {
+		fields = append(fields, zap.Float64("timeout_s", *args.TimeoutS))
 	}
 	return fields
-}
-
-// codeSHA256 is the hex SHA-256 of code.
-func codeSHA256(code string) string {
-	sum := sha256.Sum256([]byte(code))
-	return hex.EncodeToString(sum[:])
 }

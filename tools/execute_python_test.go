@@ -19,16 +19,17 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
-// call builds a tools/call request for execute_python with args as its wire
-// arguments.
-func call(args string) mcp.CallToolRequest {
+// call is the record of a tools/call request for execute_python with args
+// as its wire arguments, as the server makes it.
+func call(args string) *tools.Call {
 	var req mcp.CallToolRequest
 	req.Params.Name = tools.ExecutePythonName
 	req.Params.RawArguments = json.RawMessage(args)
-	return req
+	return tools.NewCall(req)
 }
 
 // text returns the text of a result's only content item.
@@ -130,15 +131,12 @@ func TestExecutePythonHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBackend{result: tt.result, err: tt.backendErr}
+			fb := &sandboxtest.Backend{Result: tt.result, Err: tt.backendErr}
 			tool, err := tools.ExecutePython(p, fb, zap.NewNop())
 			if err != nil {
 				t.Fatalf("ExecutePython: %v", err)
 			}
-			res, err := tool.Handler(context.Background(), call(tt.args))
-			if err != nil {
-				t.Fatalf("handler returned a Go error (a JSON-RPC -32603 for the client): %v", err)
-			}
+			res := tool.Handler(context.Background(), call(tt.args))
 			if res.IsError != tt.wantIsError {
 				t.Errorf("IsError = %v, want %v", res.IsError, tt.wantIsError)
 			}
@@ -158,7 +156,7 @@ func TestExecutePythonHandler(t *testing.T) {
 					t.Errorf("text %q does not contain %q", got, w)
 				}
 			}
-			reqs := fb.requests()
+			reqs := fb.Requests()
 			if len(reqs) != tt.wantCalls {
 				t.Fatalf("backend called %d times, want %d", len(reqs), tt.wantCalls)
 			}
@@ -190,14 +188,12 @@ func TestExecutePythonHandler(t *testing.T) {
 // at error level for the operator.
 func TestExecutePythonLogsBackendError(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	fb := &fakeBackend{err: errors.New("no python3")}
+	fb := &sandboxtest.Backend{Err: errors.New("no python3")}
 	tool, err := tools.ExecutePython(policy.Default(), fb, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
-	if _, err := tool.Handler(context.Background(), call(`{"code":"print(1)"}`)); err != nil {
-		t.Fatalf("handler: %v", err)
-	}
+	tool.Handler(context.Background(), call(`{"code":"print(1)"}`))
 	entries := logs.FilterLevelExact(zapcore.ErrorLevel).All()
 	if len(entries) != 1 {
 		t.Fatalf("got %d error-level log entries, want 1: %+v", len(entries), logs.All())
@@ -208,31 +204,52 @@ func TestExecutePythonLogsBackendError(t *testing.T) {
 }
 
 // TestExecutePythonLogArgs checks that the log describes the code without
-// containing it, whether the handler already hashed it or not.
+// containing it — from the arguments of any call, refused or run, or from
+// the hash the handler recorded — and that arguments of another shape are
+// described by their size alone.
 func TestExecutePythonLogArgs(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &fakeBackend{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
-	args := []byte(`{"code":"SECRET=1","timeout_s":5}`)
-	want := map[string]any{
-		"code_bytes":  int64(8),
-		"code_sha256": sha256Hex("SECRET=1"),
-		"timeout_s":   5.0,
-	}
-	ctx, out := tools.WithOutcome(context.Background())
-	if _, err := tool.Handler(ctx, call(string(args))); err != nil {
-		t.Fatal(err)
-	}
-	for name, o := range map[string]tools.CallOutcome{
-		"before the handler (invalid call)": {},
-		"after the handler":                 out.Snapshot(),
-	} {
-		core, logs := observer.New(zapcore.InfoLevel)
-		zap.New(core).Info("call", tool.LogArgs(args, o)...)
-		if fields := logs.All()[0].ContextMap(); !reflect.DeepEqual(fields, want) {
-			t.Errorf("%s: log fields = %v, want %v", name, fields, want)
+	described := func(code string, timeoutS ...float64) map[string]any {
+		m := map[string]any{"code_bytes": int64(len(code)), "code_sha256": sha256Hex(code)}
+		if len(timeoutS) > 0 {
+			m["timeout_s"] = timeoutS[0]
 		}
+		return m
+	}
+	handled := func(args string) *tools.Call {
+		c := call(args)
+		tool.Handler(context.Background(), c)
+		return c
+	}
+	recorded := call(`{"code":"SECRET=1"}`)
+	recorded.CodeSHA256, recorded.CodeBytes = "recorded-hash", 3
+	tests := []struct {
+		name string
+		call *tools.Call
+		want map[string]any
+	}{
+		{"before the handler (a refused call)", call(`{"code":"SECRET=1","timeout_s":5}`), described("SECRET=1", 5)},
+		{"after the handler", handled(`{"code":"SECRET=1","timeout_s":5}`), described("SECRET=1", 5)},
+		{"the hash the handler recorded", recorded, map[string]any{"code_bytes": int64(3), "code_sha256": "recorded-hash"}},
+		{"no timeout", call(`{"code":"SECRET=1"}`), described("SECRET=1")},
+		{"no arguments", call(`null`), described("")},
+		{"null code", call(`{"code":null,"timeout_s":5}`), described("", 5)},
+		{"unknown property", call(`{"code":"SECRET=1","bogus":true}`), described("SECRET=1")},
+		{"code not a string", call(`{"code":5}`), map[string]any{"args_bytes": int64(len(`{"code":5}`))}},
+		{"timeout as a string", call(`{"code":"SECRET=1","timeout_s":"5"}`), map[string]any{"args_bytes": int64(len(`{"code":"SECRET=1","timeout_s":"5"}`))}},
+		{"not an object", call(`["SECRET=1"]`), map[string]any{"args_bytes": int64(len(`["SECRET=1"]`))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.InfoLevel)
+			zap.New(core).Info("call", tool.LogArgs(tt.call)...)
+			if fields := logs.All()[0].ContextMap(); !reflect.DeepEqual(fields, tt.want) {
+				t.Errorf("log fields = %v, want %v", fields, tt.want)
+			}
+		})
 	}
 }
 
@@ -248,17 +265,14 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 // hint, nothing logged at error level.
 func TestExecutePythonCancelled(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	fb := &fakeBackend{err: context.Canceled}
+	fb := &sandboxtest.Backend{Err: context.Canceled}
 	tool, err := tools.ExecutePython(policy.Default(), fb, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res, err := tool.Handler(ctx, call(`{"code":"print(1)"}`))
-	if err != nil {
-		t.Fatalf("handler: %v", err)
-	}
+	res := tool.Handler(ctx, call(`{"code":"print(1)"}`))
 	if got := text(t, res); !res.IsError || strings.Contains(got, "doctor") || !strings.Contains(got, "cancelled") {
 		t.Errorf("result = %v %q, want an isError result saying the call was cancelled", res.IsError, got)
 	}

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
@@ -20,7 +21,7 @@ func TestInputSchemaCarriesPolicyLimits(t *testing.T) {
 
 	for name, p := range map[string]*policy.Policy{"default": policy.Default(), "custom": custom} {
 		t.Run(name, func(t *testing.T) {
-			tool, err := tools.ExecutePython(p, &fakeBackend{}, zap.NewNop())
+			tool, err := tools.ExecutePython(p, &sandboxtest.Backend{}, zap.NewNop())
 			if err != nil {
 				t.Fatalf("ExecutePython: %v", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/schemas"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
@@ -16,7 +17,7 @@ import (
 // whole server), every annotation set explicitly, and input and output
 // schemas that compile.
 func TestAllToolsWellFormed(t *testing.T) {
-	all, err := tools.All(policy.Default(), &fakeBackend{}, zap.NewNop())
+	all, err := tools.All(policy.Default(), &sandboxtest.Backend{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("tools.All: %v", err)
 	}

@@ -10,6 +10,9 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
@@ -39,24 +42,21 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 		statics     int    // static entries expected
 		text        string // substring of the text content
 	}{
-		{name: "local: the proxy ledger passes through, refusals explained in the text", p: withNet(pypi, policy.Refuse), backend: policy.BackendLocal, ledger: proxyLedger, code: code,
+		{name: "local: the proxy ledger passes through, refusals explained in the text", p: withNet(pypi, policy.Refuse), backend: local.Name, ledger: proxyLedger, code: code,
 			enforcement: sandbox.EnforcementProxy, text: "[network] Connection to evil.test:443 refused: evil.test is not in the operator's allow list"},
-		{name: "modal enforced natively: static findings listed", p: withNet([]policy.NetworkRule{{CIDR: "203.0.113.0/24"}}, policy.Refuse), backend: policy.BackendModal, code: "import socket\nsocket.create_connection(('203.0.113.9', 22))",
+		{name: "modal enforced natively: static findings listed", p: withNet([]policy.NetworkRule{{CIDR: "203.0.113.0/24"}}, policy.Refuse), backend: modal.Name, code: "import socket\nsocket.create_connection(('203.0.113.9', 22))",
 			enforcement: sandbox.EnforcementModal, statics: 1},
-		{name: "modal advisory says so in every result", p: withNet(pypi, policy.Advisory), backend: policy.BackendModal, code: code,
+		{name: "modal advisory says so in every result", p: withNet(pypi, policy.Advisory), backend: modal.Name, code: code,
 			enforcement: sandbox.EnforcementAdvisory, statics: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fb := &fakeBackend{name: tt.backend, result: sandbox.Result{Status: sandbox.StatusOK, Backend: tt.backend, Network: tt.ledger}}
-			tool, err := tools.ExecutePython(tt.p, fb, zap.NewNop())
+			fb := &sandboxtest.Backend{BackendName: tt.backend, Result: sandbox.Result{Status: sandbox.StatusOK, Backend: tt.backend, Network: tt.ledger}}
+			tool, err := tools.ExecutePython(tt.p, capable(fb), zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := tool.Handler(context.Background(), call(`{"code":`+strconv.Quote(tt.code)+`}`))
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := tool.Handler(context.Background(), call(`{"code":`+strconv.Quote(tt.code)+`}`))
 			r := res.StructuredContent.(sandbox.Result)
 			if r.Network == nil || r.Network.Enforcement != tt.enforcement {
 				t.Fatalf("ledger %+v, want enforcement %s", r.Network, tt.enforcement)
@@ -70,7 +70,7 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 			if statics != tt.statics {
 				t.Errorf("%d static entries, want %d: %+v", statics, tt.statics, r.Network.Connections)
 			}
-			if tt.backend == policy.BackendModal && !strings.Contains(r.Network.Note, "Modal") {
+			if tt.backend == modal.Name && !strings.Contains(r.Network.Note, "Modal") {
 				t.Errorf("note %q", r.Network.Note)
 			}
 			if tt.enforcement == sandbox.EnforcementAdvisory && !strings.Contains(r.Network.Note, "advisory") {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/schemas"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
@@ -23,7 +24,7 @@ func ptr[T any](v T) *T { return &v }
 // exactly the JSON of sandbox.Result: every field a required property, no
 // property without a field, and real results valid.
 func TestOutputSchemaMatchesResult(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &fakeBackend{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}

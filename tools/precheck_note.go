@@ -3,7 +3,7 @@ package tools
 import (
 	"strings"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/policy/precheck"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
@@ -21,7 +21,7 @@ func preCheckNote(res sandbox.Result, pre precheck.Result) string {
 	}
 	if res.Network != nil {
 		for _, c := range res.Network.Connections {
-			if c.Method != "static" && !c.Allowed && policy.NormalizeHost(c.Host) == pre.Denied.Host {
+			if c.Method != "static" && !c.Allowed && netrules.NormalizeHost(c.Host) == pre.Denied.Host {
 				return ""
 			}
 		}

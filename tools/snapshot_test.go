@@ -10,6 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
@@ -35,15 +38,15 @@ func TestToolSnapshots(t *testing.T) {
 	variants := []struct {
 		suffix  string
 		policy  *policy.Policy
-		backend *fakeBackend
+		backend *sandboxtest.Backend
 	}{
-		{"", policy.Default(), &fakeBackend{}},
-		{".modal", modalPolicy, &fakeBackend{name: policy.BackendModal}},
-		{".egress", localEgress, &fakeBackend{name: policy.BackendLocal}},
+		{"", policy.Default(), &sandboxtest.Backend{BackendName: local.Name}},
+		{".modal", modalPolicy, &sandboxtest.Backend{BackendName: modal.Name}},
+		{".egress", localEgress, &sandboxtest.Backend{BackendName: local.Name}},
 	}
 	update := os.Getenv("UPDATE_SNAPSHOTS") == "1"
 	for _, v := range variants {
-		all, err := tools.All(v.policy, v.backend, zap.NewNop())
+		all, err := tools.All(v.policy, capable(v.backend), zap.NewNop())
 		if err != nil {
 			t.Fatalf("tools.All: %v", err)
 		}

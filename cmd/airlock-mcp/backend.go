@@ -27,14 +27,14 @@ import (
 func openBackend(ctx context.Context, name string, p *policy.Policy, oneShot bool, log *zap.Logger, m *metrics.Metrics) (sandbox.Backend, error) {
 	switch name {
 	case local.Name:
-		if err := p.CheckBackend(local.Name); err != nil {
+		if err := checkLocal(p); err != nil {
 			return nil, fmt.Errorf("the policy cannot be enforced on the local backend:\n%w", err)
 		}
 		opts := localOptions(p, log)
 		if !oneShot {
 			opts.WarmSandboxes = p.Backend.Local.WarmSandboxes
 			// Build warm sandboxes with the limits a call gets by default.
-			opts.WarmLimits, _ = p.DecideExecute("pass", nil)
+			opts.WarmLimits = p.DefaultLimits()
 		}
 		b, err := local.New(ctx, opts)
 		if err != nil {
@@ -61,6 +61,22 @@ func limitConcurrency(b sandbox.Backend, p *policy.Policy, m *metrics.Metrics) *
 	}
 	return sandbox.LimitConcurrencyQueue(b, p.Limits.MaxConcurrent, q)
 }
+
+// backends are the backends --backend names, each with what it enforces
+// itself of the network rules and the check of a policy against it (nil or
+// a *policy.LoadError naming each problem).
+var backends = []struct {
+	name  string
+	caps  sandbox.Capabilities
+	check func(p *policy.Policy) error
+}{
+	{local.Name, local.Capabilities{}, checkLocal},
+	{modal.Name, modal.Capabilities{}, checkModal},
+}
+
+// checkLocal checks that the local backend can honour p: it enforces every
+// network rule, and has no settings that could not fit the limits.
+func checkLocal(p *policy.Policy) error { return p.CheckBackend(local.Capabilities{}) }
 
 // localOptions are the local backend's options from the policy: the
 // interpreter and, when egress is allowed, the Airlock proxy configured by

@@ -25,7 +25,7 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 		return 1
 	}
 	fmt.Fprintf(stdout, "airlock-mcp %s — backend %s\n\n", buildVersion(), o.backend)
-	if err := p.CheckBackend(local.Name); err != nil {
+	if err := checkLocal(p); err != nil {
 		fmt.Fprintf(stdout, "The policy cannot be enforced on the local backend:\n%v\n", err)
 		return 1
 	}

@@ -15,7 +15,7 @@ import (
 // credentials; the first call does.
 func doctorModal(o options, p *policy.Policy, stdout io.Writer) int {
 	fmt.Fprintf(stdout, "airlock-mcp %s — backend %s\n\n", buildVersion(), o.backend)
-	opts, err := modal.OptionsFromPolicy(p)
+	opts, err := modalOptions(p)
 	if err != nil {
 		fmt.Fprintf(stdout, "%v\n", err)
 		return 1
@@ -24,6 +24,9 @@ func doctorModal(o options, p *policy.Policy, stdout io.Writer) int {
 	rows := make([]doctorRow, len(checks))
 	for i, c := range checks {
 		rows[i] = doctorRow{"[ok]", c.Name, c.Detail}
+		if c.Warn {
+			rows[i].marker = "[warn]"
+		}
 		if !c.OK {
 			rows[i].marker = "[FAILED]"
 		}

@@ -42,6 +42,8 @@ type stdioServer struct {
 	// shutdown closes the session and waits for the server to exit. The
 	// client closes its side once the calls it has in flight return.
 	shutdown func()
+	// stderr is the server's log; read it only once shutdown has returned.
+	stderr *strings.Builder
 }
 
 // connectEnv starts the binary with extra environment and connects the
@@ -52,8 +54,8 @@ func connectEnv(t *testing.T, env []string, args ...string) stdioServer {
 	t.Cleanup(cancel)
 	cmd := exec.Command(airlockBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "airlock-e2e-modal", Version: "1"}, nil)
 	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
@@ -74,7 +76,7 @@ func connectEnv(t *testing.T, env []string, args ...string) stdioServer {
 			t.Logf("server stderr:\n%s", stderr.String())
 		}
 	})
-	return stdioServer{session: session, cmd: cmd, shutdown: shutdown}
+	return stdioServer{session: session, cmd: cmd, shutdown: shutdown, stderr: stderr}
 }
 
 type structured struct {

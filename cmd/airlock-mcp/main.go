@@ -27,6 +27,11 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	// The local backend's sandboxes start this binary as their init helper,
+	// whose package takes the process over before main when it is started
+	// under the helper's name.
+	_ "github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -123,8 +128,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A signal ends the serving context with sandbox.ErrShutdown as its
+	// cause: calls it cancels say the server is shutting down.
+	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, shutdown := context.WithCancelCause(context.Background())
+	defer shutdown(nil)
+	defer context.AfterFunc(signalled, func() { shutdown(sandbox.ErrShutdown) })()
 
 	pol, err := loadPolicy(o.policyFile)
 	if err != nil {

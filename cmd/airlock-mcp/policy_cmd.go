@@ -30,18 +30,17 @@ func runPolicy(args []string, backendFlag string, stdout, stderr io.Writer) int 
 	fmt.Fprint(stdout, p.Network.Explain())
 
 	status := 0
-	for _, backend := range []string{policy.BackendLocal, policy.BackendModal} {
-		fmt.Fprintf(stdout, "\nbackend %s: ", backend)
-		err := p.CheckBackend(backend)
-		if err != nil {
+	for _, b := range backends {
+		fmt.Fprintf(stdout, "\nbackend %s: ", b.name)
+		if err := b.check(p); err != nil {
 			fmt.Fprintf(stdout, "REFUSED\n%s\n", indent(err.Error()))
-			if backend == backendFlag {
+			if b.name == backendFlag {
 				status = 1
 			}
 			continue
 		}
 		fmt.Fprintln(stdout, "accepted")
-		fmt.Fprint(stdout, indent(p.Network.Enforcement(backend)))
+		fmt.Fprint(stdout, indent(b.caps.Enforcement(p.Network.Rules())))
 	}
 	return status
 }

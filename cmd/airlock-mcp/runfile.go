@@ -50,11 +50,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 	var req mcp.CallToolRequest
 	req.Params.Name = tools.ExecutePythonName
 	req.Params.Arguments = args
-	out, err := tool.Handler(ctx, req)
-	if err != nil {
-		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
-		return 2
-	}
+	out := tool.Handler(ctx, tools.NewCall(req))
 	res, ran := out.StructuredContent.(sandbox.Result)
 	if !ran {
 		// Refused by the Airlock layer, or no sandbox: the text says why.

@@ -39,6 +39,10 @@ func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logge
 		log.Error("stdio transport failed", zap.Error(err))
 		return 1
 	}
-	log.Info("stdio closed; shutting down")
+	if ctx.Err() != nil {
+		log.Info("signal received; shutting down")
+	} else {
+		log.Info("stdio closed; shutting down")
+	}
 	return 0
 }

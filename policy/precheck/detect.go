@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // This file finds destinations in the decoded text of one string literal:
@@ -141,14 +141,14 @@ func urlHost(host string, bracketed bool) (string, bool) {
 		}
 		host = u
 	}
-	host = policy.NormalizeHost(host)
+	host = netrules.NormalizeHost(host)
 	if a, err := netip.ParseAddr(host); err == nil {
 		return ipString(a), true
 	}
 	if a, ok := inetAton(host); ok {
 		return ipString(a), true
 	}
-	if policy.ValidHostname(host) && (strings.IndexByte(host, '.') >= 0 || host == "localhost") && hasLetter(lastLabel(host)) {
+	if netrules.ValidHostname(host) && (strings.IndexByte(host, '.') >= 0 || host == "localhost") && hasLetter(lastLabel(host)) {
 		return host, true
 	}
 	return "", false
@@ -218,7 +218,7 @@ func bareDest(text string) (dest, bool) {
 	if !bareName(name) {
 		return dest{}, false
 	}
-	d.host = policy.NormalizeHost(name)
+	d.host = netrules.NormalizeHost(name)
 	return d, true
 }
 

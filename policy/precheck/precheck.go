@@ -51,7 +51,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // Finding is one destination the code's literals mention.
@@ -68,7 +68,7 @@ type Finding struct {
 	// Line is the 1-based line of the code where it is.
 	Line int `json:"line"`
 	// Verdict is the network policy's decision on Host and Port.
-	Verdict policy.Verdict `json:"-"`
+	Verdict netrules.Verdict `json:"-"`
 	// Addr is Host's address when it is known without DNS (an IP
 	// literal, localhost, the cloud metadata service's names), else the
 	// zero Addr.
@@ -117,9 +117,9 @@ const (
 // finds with e; enforced says what the backend blocks by itself. A nil e is
 // the default policy: no network at all. Check never panics and runs in
 // time linear in len(code).
-func Check(code string, e *policy.Egress, enforced Enforcement) Result {
+func Check(code string, e *netrules.Egress, enforced Enforcement) Result {
 	if e == nil {
-		e = policy.Network{}.Egress()
+		e = netrules.Rules{}.Egress()
 	}
 	a := &analyzer{}
 	a.run(code)
@@ -184,7 +184,7 @@ var knownAddrs = map[string]netip.Addr{
 // when it is known without DNS (an IP literal, localhost, the metadata
 // service's names). A name allowed by name whose address is known is
 // checked at that address too, as the enforcement does after resolving it.
-func decide(e *policy.Egress, host string, port int) (policy.Verdict, netip.Addr) {
+func decide(e *netrules.Egress, host string, port int) (netrules.Verdict, netip.Addr) {
 	addr, ok := knownAddrs[host]
 	if localhostName(host) {
 		addr, ok = netip.MustParseAddr("127.0.0.1"), true

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // BenchmarkHTTPSConnection measures what the proxy adds to an HTTPS
@@ -49,7 +49,7 @@ func BenchmarkHTTPSConnection(b *testing.B) {
 		}})
 	})
 	b.Run("via-proxy", func(b *testing.B) {
-		p := startProxy(b, allowRules([]policy.NetworkRule{host("api.test", 443, port(b, srvAddr))}))
+		p := startProxy(b, allowRules([]netrules.Rule{host("api.test", 443, port(b, srvAddr))}))
 		u, _ := url.Parse(p.url())
 		run(b, &http.Transport{Proxy: http.ProxyURL(u)})
 	})
@@ -81,7 +81,7 @@ func BenchmarkTCPConnection(b *testing.B) {
 		}
 	})
 	b.Run("via-proxy", func(b *testing.B) {
-		p := startProxy(b, allowRules([]policy.NetworkRule{host("api.test")}))
+		p := startProxy(b, allowRules([]netrules.Rule{host("api.test")}))
 		req := []byte("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
 		for b.Loop() {
 			c, err := net.Dial("tcp", p.addr)

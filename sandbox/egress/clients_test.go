@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // openFDs counts this process's open descriptors.
@@ -65,7 +65,7 @@ func TestClientConnectionLimit(t *testing.T) {
 		}, 2, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), quietClients,
+			p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), quietClients,
 				func(c *Config) { c.MaxClientConns = max })
 			baseline := openFDs(t)
 			held := make([]net.Conn, max)

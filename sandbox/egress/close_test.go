@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 func TestCloseWithOpenTunnel(t *testing.T) {
 	srv := newRawServer(t, echo)
 	// Idle client connections are not closed by a timeout here: Close
 	// must close them.
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), quietClients)
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), quietClients)
 	c, br, resp, _ := p.connect(t, "api.test:"+strconv.Itoa(port(t, srv.addr())))
 	if resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
@@ -113,7 +113,7 @@ func (r *blockingResolver) LookupNetIP(ctx context.Context, network, host string
 
 func TestCloseWaitsForHandlers(t *testing.T) {
 	r := &blockingResolver{started: make(chan struct{}), cancelled: make(chan struct{}), release: make(chan struct{})}
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("slow.test")}), func(c *Config) { c.Resolver = r })
+	p := startProxy(t, allowRules([]netrules.Rule{host("slow.test")}), func(c *Config) { c.Resolver = r })
 	c, _ := p.dial(t)
 	io.WriteString(c, "CONNECT slow.test:443 HTTP/1.1\r\n\r\n")
 	<-r.started

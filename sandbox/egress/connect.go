@@ -3,7 +3,7 @@ package egress
 import (
 	"bufio"
 	"errors"
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"io"
 	"net"
 	"net/http"
@@ -142,7 +142,7 @@ func sniMatches(h *clientHello, t target) bool {
 		a, err := netip.ParseAddr(h.serverName)
 		return err == nil && a.Unmap() == t.ip
 	}
-	return h.hasSNI && policy.NormalizeHost(h.serverName) == t.name
+	return h.hasSNI && netrules.NormalizeHost(h.serverName) == t.name
 }
 
 // copyBufs recycles the tunnels' copy buffers.

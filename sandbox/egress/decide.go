@@ -11,13 +11,13 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // target is a destination as a request names it.
 type target struct {
 	host string     // as requested (for the ledger), clipped
-	name string     // normalized (policy.NormalizeHost), what is decided and compared
+	name string     // normalized (netrules.NormalizeHost), what is decided and compared
 	port int        //
 	ip   netip.Addr // valid when name is an IP literal
 }
@@ -25,7 +25,7 @@ type target struct {
 // parseTarget reads a host and a port ("443") into a target; defPort
 // applies when port is empty (0: the port is required).
 func parseTarget(host, port string, defPort int) (target, error) {
-	t := target{host: clip(host, 255), name: policy.NormalizeHost(host), port: defPort}
+	t := target{host: clip(host, 255), name: netrules.NormalizeHost(host), port: defPort}
 	if port != "" {
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 1 || p > 65535 || strings.TrimLeft(port, "0123456789") != "" {
@@ -74,7 +74,7 @@ const (
 )
 
 // policyRefusal is the 403 for a denied attempt.
-func policyRefusal(t target, v policy.Verdict) *refusal {
+func policyRefusal(t target, v netrules.Verdict) *refusal {
 	return &refusal{
 		status: 403,
 		phrase: "Airlock policy: connection to " + t.String() + " refused by " + v.Rule,
@@ -122,7 +122,7 @@ func (s *Session) open(method string, t target) (*record, *meteredConn, *refusal
 				zap.String("error", e.Error))
 			return nil, nil, upstreamFailure(e.Reason, "cannot resolve "+t.name)
 		}
-		var denied *policy.Verdict
+		var denied *netrules.Verdict
 		addrs = addrs[:0]
 		for _, a := range found {
 			a = a.Unmap().WithZone("")

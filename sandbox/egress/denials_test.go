@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 func TestDenials(t *testing.T) {
 	srv := newRawServer(t, echo)
 	srvPort := port(t, srv.addr())
-	wildcardWithDeny := allowRules([]policy.NetworkRule{host("*.example.test")}, host("evil.example.test"))
-	apiOnly := allowRules([]policy.NetworkRule{host("api.test", 443), host("rebind.test"), host("private.test"), host("cdn.test")},
-		policy.NetworkRule{CIDR: "203.0.113.0/24"})
-	noLoopback := policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{host("api.test")}}
+	wildcardWithDeny := allowRules([]netrules.Rule{host("*.example.test")}, host("evil.example.test"))
+	apiOnly := allowRules([]netrules.Rule{host("api.test", 443), host("rebind.test"), host("private.test"), host("cdn.test")},
+		netrules.Rule{CIDR: "203.0.113.0/24"})
+	noLoopback := netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{host("api.test")}}
 	for _, tc := range []struct {
 		name   string
-		policy policy.Network
+		policy netrules.Rules
 		target string
 		phrase string // the status line's reason phrase
 		rule   string
@@ -53,13 +53,13 @@ func TestDenials(t *testing.T) {
 		{"loopback literal without a lift", noLoopback, "127.0.0.1:" + strconv.Itoa(srvPort),
 			"Airlock policy: connection to 127.0.0.1:" + strconv.Itoa(srvPort) + " refused by built-in deny (loopback 127.0.0.0/8)",
 			"built-in deny (loopback 127.0.0.0/8)", "127.0.0.1 is a loopback address"},
-		{"IPv6 metadata literal", policy.Network{AllowEgress: true}, "[fd00:ec2::254]:80",
+		{"IPv6 metadata literal", netrules.Rules{AllowEgress: true}, "[fd00:ec2::254]:80",
 			"Airlock policy: connection to [fd00:ec2::254]:80 refused by built-in deny (cloud metadata fd00:ec2::254/128)",
 			"built-in deny (cloud metadata fd00:ec2::254/128)", "cloud metadata"},
-		{"IPv4-mapped IPv6 loopback", policy.Network{AllowEgress: true}, "[::ffff:127.0.0.1]:80",
+		{"IPv4-mapped IPv6 loopback", netrules.Rules{AllowEgress: true}, "[::ffff:127.0.0.1]:80",
 			"Airlock policy: connection to [::ffff:127.0.0.1]:80 refused by built-in deny (loopback 127.0.0.0/8)",
 			"built-in deny (loopback 127.0.0.0/8)", "loopback"},
-		{"egress off", policy.Network{}, "api.test:443",
+		{"egress off", netrules.Rules{}, "api.test:443",
 			"Airlock policy: connection to api.test:443 refused by network.allow_egress: false",
 			"network.allow_egress: false", "allows no network access"},
 		{"not a hostname", apiOnly, "bad_na!me:443",
@@ -105,7 +105,7 @@ func TestPythonSeesTheReason(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("*.example.test")}, host("evil.example.test")))
+	p := startProxy(t, allowRules([]netrules.Rule{host("*.example.test")}, host("evil.example.test")))
 	script := `
 import http.client, sys
 c = http.client.HTTPSConnection("127.0.0.1", ` + strconv.Itoa(port(t, p.addr)) + `, timeout=10)
@@ -126,7 +126,7 @@ except OSError as e:
 }
 
 func TestBadRequests(t *testing.T) {
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 	for _, tc := range []struct {
 		name, raw string
 		status    int
@@ -170,7 +170,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestReasonPhraseIsSafe(t *testing.T) {
-	r := policyRefusal(target{name: "x.test", port: 443}, policy.Verdict{Rule: "rule\r\nX-Injected: 1 é" + strings.Repeat("z", 500)})
+	r := policyRefusal(target{name: "x.test", port: 443}, netrules.Verdict{Rule: "rule\r\nX-Injected: 1 é" + strings.Repeat("z", 500)})
 	b := string(r.bytes())
 	status, _, _ := strings.Cut(b, "\r\n")
 	if len(status) > 13+maxPhrase || strings.ContainsAny(status, "\r\né") || strings.Contains(b, "\r\nX-Injected") {

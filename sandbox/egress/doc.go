@@ -6,13 +6,13 @@
 // and hands the listener to Serve. The proxy speaks HTTP/1.1 proxy
 // requests: CONNECT host:port for tunnels (HTTPS and anything else over
 // TCP) and absolute-form requests (GET http://host/path) for plain HTTP.
-// Every attempt is decided by the policy engine (policy.Egress): by name
-// first, then each resolved address, and the proxy dials only an address it
-// checked, never a name, so a name that resolves to an internal address
-// (DNS rebinding) is refused before any connection is made. A tunnel
-// carrying TLS must ask, in its ClientHello, for the server name (SNI) it
-// was allowed to reach, so that a shared front (a CDN) serving an allowed
-// name cannot be used to reach another one.
+// Every attempt is decided by the network rules' engine (a Decider; in the
+// server, netrules.Egress): by name first, then each resolved address, and
+// the proxy dials only an address it checked, never a name, so a name that
+// resolves to an internal address (DNS rebinding) is refused before any
+// connection is made. A tunnel carrying TLS must ask, in its ClientHello,
+// for the server name (SNI) it was allowed to reach, so that a shared front
+// (a CDN) serving an allowed name cannot be used to reach another one.
 //
 // Refusals are answered with a 403 whose status line explains the refusal,
 // because that is all Python's http.client shows for a failed CONNECT.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // helloSeeds are real ClientHellos for the fuzzers to start from.
@@ -146,7 +146,7 @@ func FuzzRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	n := policy.Network{AllowEgress: true, Deny: []policy.NetworkRule{{Host: "evil.test"}}}
+	n := netrules.Rules{AllowEgress: true, Deny: []netrules.Rule{{Host: "evil.test"}}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // testResolver resolves the test names; anything else is not found.
@@ -96,22 +96,22 @@ type proxy struct {
 const events = 4096
 
 // loopback lifts the built-in loopback deny for the tests' servers.
-var loopback = policy.NetworkRule{CIDR: "127.0.0.1/32"}
+var loopback = netrules.Rule{CIDR: "127.0.0.1/32"}
 
 // allowRules is an egress policy with these allow rules (and the loopback
 // lift) and deny rules.
-func allowRules(allow []policy.NetworkRule, deny ...policy.NetworkRule) policy.Network {
-	return policy.Network{AllowEgress: true, Allow: append(allow, loopback), Deny: deny}
+func allowRules(allow []netrules.Rule, deny ...netrules.Rule) netrules.Rules {
+	return netrules.Rules{AllowEgress: true, Allow: append(allow, loopback), Deny: deny}
 }
 
 // host is an allow rule for name on ports.
-func host(name string, ports ...int) policy.NetworkRule {
-	return policy.NetworkRule{Host: name, Ports: ports}
+func host(name string, ports ...int) netrules.Rule {
+	return netrules.Rule{Host: name, Ports: ports}
 }
 
 // startProxy serves a session on a loopback listener; it is closed when
 // the test ends.
-func startProxy(t testing.TB, n policy.Network, tweak ...func(*Config)) *proxy {
+func startProxy(t testing.TB, n netrules.Rules, tweak ...func(*Config)) *proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

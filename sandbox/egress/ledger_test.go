@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // An allowed connection made after a flood of refused attempts is listed
@@ -19,7 +19,7 @@ func TestLedgerListsAllowedConnectionsAfterManyRefusals(t *testing.T) {
 	srv := newRawServer(t, echo)
 	target := "api.test:" + strconv.Itoa(port(t, srv.addr()))
 	core, logs := observer.New(zap.DebugLevel)
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), func(c *Config) { c.Log = zap.New(core) })
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), func(c *Config) { c.Log = zap.New(core) })
 	for i := range refused {
 		c, _, resp, _ := p.connect(t, "evil.test:443")
 		if resp.StatusCode != 403 {

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 func TestConnectionLimit(t *testing.T) {
 	srv := newRawServer(t, echo)
 	target := "api.test:" + strconv.Itoa(port(t, srv.addr()))
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), func(c *Config) { c.MaxConnections = 2 })
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), func(c *Config) { c.MaxConnections = 2 })
 	for i := range 2 {
 		c, br, resp, _ := p.connect(t, target)
 		if resp.StatusCode != 200 {
@@ -60,7 +60,7 @@ func TestByteLimit(t *testing.T) {
 		}
 	})
 	idle := newRawServer(t, echo)
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), func(c *Config) { c.MaxBytes = limit })
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), func(c *Config) { c.MaxBytes = limit })
 
 	// An idle tunnel, then a download that exceeds the limit: both end.
 	idleConn, idleBr, resp, _ := p.connect(t, "api.test:"+strconv.Itoa(port(t, idle.addr())))
@@ -111,7 +111,7 @@ func TestByteLimitPlainHTTP(t *testing.T) {
 		io.WriteString(w, strings.Repeat("y", 1<<20))
 	}))
 	defer srv.Close()
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}), func(c *Config) { c.MaxBytes = 100 << 10 })
+	p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}), func(c *Config) { c.MaxBytes = 100 << 10 })
 	c := proxiedClient(p)
 	resp, err := c.Get("http://api.test:" + strconv.Itoa(port(t, srv.Listener.Addr().String())) + "/")
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // tlsServer is an HTTPS test server with the certificate for api.test.
@@ -50,7 +50,7 @@ func TestHTTPSThroughConnect(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		url      string
-		rule     policy.NetworkRule
+		rule     netrules.Rule
 		ruleName string
 		address  string
 	}{
@@ -62,7 +62,7 @@ func TestHTTPSThroughConnect(t *testing.T) {
 			"network.allow[0] (host *.api.test, port 443)", "127.0.0.1:443"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, allowRules([]policy.NetworkRule{tc.rule}))
+			p := startProxy(t, allowRules([]netrules.Rule{tc.rule}))
 			p.d.remap["127.0.0.1:443"] = srv.Listener.Addr().String()
 			c := proxiedClient(p)
 			resp, err := c.Get(tc.url)
@@ -108,7 +108,7 @@ func TestHTTPSThroughConnectIPv6(t *testing.T) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	defer srv.Close()
-	p := startProxy(t, policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{host("v6.test", 443), {CIDR: "::1/128"}}})
+	p := startProxy(t, netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{host("v6.test", 443), {CIDR: "::1/128"}}})
 	p.d.remap["[::1]:443"] = ln.Addr().String()
 	c := proxiedClient(p)
 	resp, err := c.Get("https://v6.test/")
@@ -130,7 +130,7 @@ func TestAllowedAddressesOnly(t *testing.T) {
 	srv := newRawServer(t, echo)
 	srvPort := strconv.Itoa(port(t, srv.addr()))
 	t.Run("a name resolving to a denied and an allowed address", func(t *testing.T) {
-		p := startProxy(t, allowRules([]policy.NetworkRule{host("mixed.test")}))
+		p := startProxy(t, allowRules([]netrules.Rule{host("mixed.test")}))
 		c, br, resp, _ := p.connect(t, "mixed.test:"+srvPort)
 		if resp.StatusCode != 200 {
 			t.Fatal(resp.Status)
@@ -141,7 +141,7 @@ func TestAllowedAddressesOnly(t *testing.T) {
 		}
 	})
 	t.Run("the next checked address after a failed dial", func(t *testing.T) {
-		p := startProxy(t, policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{host("fallback.test"), {CIDR: "127.0.0.0/8"}}})
+		p := startProxy(t, netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{host("fallback.test"), {CIDR: "127.0.0.0/8"}}})
 		c, br, resp, _ := p.connect(t, "fallback.test:"+srvPort)
 		if resp.StatusCode != 200 {
 			t.Fatal(resp.Status)
@@ -188,7 +188,7 @@ func TestUpstreamFailures(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedPort := strconv.Itoa(port(t, ln.Addr().String()))
 	ln.Close()
-	p := startProxy(t, allowRules([]policy.NetworkRule{host("down.test"), host("unknown.test")}))
+	p := startProxy(t, allowRules([]netrules.Rule{host("down.test"), host("unknown.test")}))
 	for _, tc := range []struct {
 		target, phrase, errText string
 	}{
@@ -234,7 +234,7 @@ func TestSNICheck(t *testing.T) {
 		{"no SNI for an IP literal", "127.0.0.1:443", "", true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+			p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 			p.d.remap["127.0.0.1:443"] = srv.addr()
 			before := srv.received.Load() + tlsSrv.received.Load()
 			c, br, resp, _ := p.connect(t, tc.target)
@@ -310,7 +310,7 @@ func TestTunnelProtocols(t *testing.T) {
 		{"the start of a TLS record header only", echoer, "", "\x16\x03"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startProxy(t, allowRules([]policy.NetworkRule{host("api.test")}))
+			p := startProxy(t, allowRules([]netrules.Rule{host("api.test")}))
 			c, br, resp, _ := p.connect(t, "api.test:"+strconv.Itoa(port(t, tc.srv.addr())))
 			if resp.StatusCode != 200 {
 				t.Fatal(resp.Status)

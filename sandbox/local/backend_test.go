@@ -124,7 +124,7 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", %q], sta
 print("started", flush=True)
 while True:
     pass`, marker)
-	res := run(t, code, func(l *sandbox.Limits) { l.Timeout = 2 * time.Second })
+	res := run(t, code, func(l *sandbox.Limits) { l.Timeout = 10 * time.Second }) // long enough for "started" on a loaded host
 	if res.Status != sandbox.StatusTimeout || !res.TimedOut || res.ExitCode != nil {
 		t.Fatalf("want status timeout with timed_out and null exit code, got %+v", res)
 	}

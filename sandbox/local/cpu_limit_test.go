@@ -54,7 +54,7 @@ for t in threads: t.join()`,
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, tc.code, func(l *sandbox.Limits) {
 				l.CPUTime = time.Second
-				l.Timeout = 60 * time.Second // a safety net: the CPU limit comes long before
+				l.Timeout = 120 * time.Second // a safety net: the CPU limit comes long before
 			})
 			if res.Status != tc.wantStatus || res.Error == nil || res.Error.Type != tc.wantType {
 				t.Fatalf("want %s with a %s error, got %s %+v\nstderr %s", tc.wantStatus, tc.wantType, res.Status, res.Error, res.Stderr)

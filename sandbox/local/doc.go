@@ -9,7 +9,17 @@
 // namespaces; the helper sets the sandbox up step by step, each step its own
 // function with its own error, and finally replaces itself with the Python
 // interpreter running the harness. The helper is package sandboxinit, which
-// this package imports: any binary that links this package can serve as the
-// helper, as sandboxinit's init function takes over the process when it is
-// started under the helper's name, before main runs.
+// takes the process over from its init function, before main runs. This
+// package does not import it, only the contract between the two (package
+// initconfig): a binary that builds sandboxes links the helper with a blank
+// import in its main package, and New refuses, saying so, in a binary that
+// does not.
+//
+// The files follow a sandbox's life: backend_linux.go (the backend, New,
+// Execute, Close), layout_linux.go (the filesystem view every sandbox
+// shares), spawn_linux.go (building one: the helper's configuration and
+// process), pipes_linux.go (the descriptors between server and helper),
+// proc_linux.go (a started sandbox: setup, watchers, kill), run_linux.go
+// (one call in it: code in, timeout, exit status, result out) and
+// warm_linux.go (sandboxes built ahead of calls).
 package local

@@ -14,7 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
-	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/initconfig"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/syscallfilter"
 )
 
 // Diagnose checks, for a person, everything the local backend needs and
@@ -60,7 +61,7 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 			last-first+1, hostUIDRanges.dir(), first, last))
 	}
 	add("namespaces", CheckOK, "pid, mount, network, ipc, uts, cgroup"+map[bool]string{true: ", user", false: ""}[rootless])
-	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), sandboxinit.Workdir))
+	add("filesystem", CheckOK, fmt.Sprintf("read-only view of %s; private tmpfs for /tmp, %s and /dev/shm", strings.Join(b.layout.binds, ", "), initconfig.Workdir))
 	if opts.Network == nil {
 		add("network", CheckOK, "none: an empty network namespace with only loopback")
 	} else if err := b.probeProxy(ctx); err != nil {
@@ -80,7 +81,7 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 		add("privileges", CheckFailed, fmt.Sprintf("a sandbox kept privileges: %+v", prot))
 	}
 	if prot.seccomp {
-		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 and memfd_secret answered ENOSYS, 32-bit system calls refused", sandboxinit.DeniedSyscallCount()))
+		add("seccomp", CheckOK, fmt.Sprintf("%d system calls denied (namespaces, mounts, ptrace, bpf, io_uring, keyrings, modules, ...), namespace-creating clone denied, clone3 and memfd_secret answered ENOSYS, 32-bit system calls refused", syscallfilter.DeniedCount()))
 	} else {
 		add("seccomp", CheckFailed, "no seccomp filter is in force inside the sandbox")
 	}
@@ -164,7 +165,7 @@ func addKernelSurfaceChecks(add func(string, CheckState, string), surf kernelSur
 	case memoryCgroup && surf.memfd == "allowed":
 		add("memfd and System V IPC", CheckOK, "allowed: their pages are charged to each sandbox's memory cgroup")
 	case !memoryCgroup && surf.memfd == "ENOSYS":
-		add("memfd and System V IPC", CheckOK, fmt.Sprintf("refused (%d system calls answered ENOSYS, memfd checked inside a sandbox): without a memory cgroup nothing would bound their memory; POSIX shared memory in /dev/shm works, within the scratch space's cap", sandboxinit.UnaccountedMemorySyscallCount()))
+		add("memfd and System V IPC", CheckOK, fmt.Sprintf("refused (%d system calls answered ENOSYS, memfd checked inside a sandbox): without a memory cgroup nothing would bound their memory; POSIX shared memory in /dev/shm works, within the scratch space's cap", syscallfilter.UnaccountedMemoryCount()))
 	case memoryCgroup:
 		add("memfd and System V IPC", CheckDegraded, "a sandbox asking for a memfd got "+surf.memfd+", though its memory cgroup would bound it")
 	default:

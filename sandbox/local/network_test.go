@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
@@ -71,15 +71,14 @@ func newNetworkFixture(t *testing.T) *networkFixture {
 	t.Cleanup(plainSrv.Close)
 
 	loopback := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
-	n := policy.Default().Network
-	n.AllowEgress = true
-	n.Allow = []policy.NetworkRule{
+	n := netrules.Rules{AllowEgress: true}
+	n.Allow = []netrules.Rule{
 		{Host: "api.test"}, {Host: "other.test"}, {Host: "plain.test"}, {Host: "rebind.test"}, {Host: "private.test"},
 		// The test servers listen on loopback, which only a cidr rule
 		// inside 127.0.0.0/8 lifts.
 		{CIDR: "127.0.0.1/32"},
 	}
-	n.Deny = []policy.NetworkRule{{Host: "denied.test"}}
+	n.Deny = []netrules.Rule{{Host: "denied.test"}}
 	cfg := &egress.Config{
 		Egress: n.Egress(),
 		Resolver: testResolver{

@@ -40,19 +40,6 @@ func socketPair() (parent, child *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "proxy-channel"), os.NewFile(uintptr(fds[1]), "proxy-channel-child"), nil
 }
 
-// proxyFiles lists the proxy channel files still open: the parent's end
-// and extra, if not nil.
-func (p *proc) proxyFiles(extra *os.File) []*os.File {
-	var out []*os.File
-	if p.proxyCh != nil {
-		out = append(out, p.proxyCh)
-	}
-	if extra != nil {
-		out = append(out, extra)
-	}
-	return out
-}
-
 // receiveProxyListener takes the listening socket the helper sent before
 // exec. It is called once the interpreter runs, so the message is already
 // queued.

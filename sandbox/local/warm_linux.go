@@ -36,17 +36,11 @@ func newWarmPool(b *Backend, size int) *warmPool {
 	return &warmPool{b: b, size: size}
 }
 
-// poolKey is limits without the timeout.
-func poolKey(l sandbox.Limits) sandbox.Limits {
-	l.Timeout = 0
-	return l
-}
-
 // prefill starts filling the pool for limits before the first call.
 func (w *warmPool) prefill(limits sandbox.Limits) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.rekeyLocked(poolKey(limits))
+	w.rekeyLocked(limits.PoolKey())
 	w.fillLocked()
 }
 
@@ -56,7 +50,7 @@ func (w *warmPool) prefill(limits sandbox.Limits) {
 // behind the cgroup move (a write lock on the kernel's thread-group
 // semaphore).
 func (w *warmPool) take(limits sandbox.Limits) *proc {
-	key := poolKey(limits)
+	key := limits.PoolKey()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {

@@ -7,22 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	sdk "github.com/modal-labs/modal-client/go"
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
-)
-
-// Bounds on the backend's own waits.
-const (
-	// terminateTimeout bounds one termination, retries included.
-	terminateTimeout = 30 * time.Second
-	// closeTimeout bounds how long Close waits for creations and calls in
-	// flight to finish before giving up on them (Modal's lifetime limit
-	// still ends their sandboxes).
-	closeTimeout = 60 * time.Second
 )
 
 // Backend runs each execution in a fresh Modal sandbox. It is safe for
@@ -37,8 +26,9 @@ type Backend struct {
 	mu      sync.Mutex
 	closed  bool
 	closing chan struct{} // closed by Close
-	// live holds every sandbox created and not yet terminated: in a call,
-	// in the pool, or created for a caller that has gone.
+	// live holds every sandbox created and not yet confirmed terminated:
+	// in a call, in the pool, being terminated, or created for a caller
+	// that has gone.
 	live map[*sdk.Sandbox]*liveEntry
 	// ops counts goroutines and calls that may create or hold a sandbox.
 	ops sync.WaitGroup
@@ -62,6 +52,10 @@ func New(opts Options) (*Backend, error) {
 		log = zap.NewNop()
 	}
 	log = log.With(zap.String("backend", Name))
+	if got, rounded := cpuRounded(opts.CPU); rounded {
+		log.Warn("backend.modal.cpu is not a whole number of thousandths of a core; Modal gets the nearest one",
+			zap.Float64("cpu", opts.CPU), zap.Float64("modal_cpu", got))
+	}
 	instance := opts.Instance
 	if instance == "" {
 		var raw [6]byte
@@ -84,7 +78,7 @@ func New(opts Options) (*Backend, error) {
 		live:     make(map[*sdk.Sandbox]*liveEntry),
 	}
 	if opts.PoolSize > 0 {
-		b.pool = newPool(b, opts.PoolSize, opts.PoolLimits)
+		b.pool = newPool(b, opts.PoolSize, opts.DefaultLimits)
 		b.pool.start()
 	} else {
 		b.warmUp()
@@ -104,7 +98,10 @@ func (b *Backend) warmUp() {
 	b.goTracked(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
 		defer cancel()
-		if _, err := b.session(ctx); err != nil && !isClosed(err) {
+		sess, err := b.session(ctx)
+		if err == nil {
+			b.sessions.put(sess)
+		} else if !isClosed(err) {
 			b.log.Warn("the Modal backend cannot run sandboxes yet; calls will fail until this is fixed", zap.String("reason", err.Error()))
 		}
 	})
@@ -132,150 +129,27 @@ func (b *Backend) goTracked(f func()) {
 	}()
 }
 
-// liveEntry is one live sandbox's termination: done once, however many
-// paths (the call, the pool, Close) ask for it at the same time.
-type liveEntry struct {
-	once sync.Once
-	err  error
-}
-
-// track records a created sandbox, or reports false when the backend has
-// closed meanwhile (the caller must then terminate it itself).
-func (b *Backend) track(sb *sdk.Sandbox) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return false
-	}
-	b.live[sb] = &liveEntry{}
-	return true
-}
-
-// release terminates sb, once, and forgets it. A sandbox that could not be
-// terminated stays recorded with a fresh entry, so Close tries again.
-func (b *Backend) release(sb *sdk.Sandbox) error {
-	b.mu.Lock()
-	e, ok := b.live[sb]
-	b.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	e.once.Do(func() {
-		e.err = b.terminate(sb)
-		b.mu.Lock()
-		if e.err == nil {
-			delete(b.live, sb)
-		} else {
-			b.live[sb] = &liveEntry{}
-		}
-		b.mu.Unlock()
-	})
-	return e.err
-}
-
-// terminate stops sb with a context of its own (the caller's may be
-// cancelled already: that does not stop a Modal sandbox), retrying
-// transient failures. A sandbox already gone counts as terminated.
-func (b *Backend) terminate(sb *sdk.Sandbox) error {
-	ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
-	defer cancel()
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
-			}
-		}
-		if _, err = sb.Terminate(ctx, nil); err == nil || isNotFound(err) {
-			_ = sb.Detach()
-			return nil
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	b.log.Warn("could not terminate a Modal sandbox; Modal ends it when its lifetime runs out",
-		zap.String("sandbox_id", sb.SandboxID), zap.String("reason", serverSaid(err)))
-	return fmt.Errorf("modal: terminate sandbox %s: %w", sb.SandboxID, err)
-}
-
-// liveSandboxes returns the sandboxes not yet terminated.
-func (b *Backend) liveSandboxes() []*sdk.Sandbox {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]*sdk.Sandbox, 0, len(b.live))
-	for sb := range b.live {
-		out = append(out, sb)
-	}
-	return out
-}
-
-// Close terminates every sandbox, in calls and in the pool, waits (for a
-// bounded time) for creations and calls in flight, and refuses further
-// executions. Calls still running end with status killed. It is safe to
-// call more than once; it returns an error naming sandboxes it could not
-// terminate.
-func (b *Backend) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	close(b.closing)
-	b.mu.Unlock()
-
-	if b.pool != nil {
-		b.pool.close()
-	}
-	b.terminateAll()
-	done := make(chan struct{})
+// spawn runs f in a goroutine Close waits for, even once closed: work that
+// finishes what an operation started (terminating its sandbox). The caller
+// must itself be an operation (or Close, before it waits), so the count
+// never rises from zero under Close's wait.
+func (b *Backend) spawn(f func()) {
+	b.ops.Add(1)
 	go func() {
-		b.ops.Wait()
-		close(done)
+		defer b.ops.Done()
+		f()
 	}()
-	select {
-	case <-done:
-	case <-time.After(closeTimeout):
-		b.log.Warn("Modal operations still in flight at shutdown; their sandboxes end with their lifetime")
-	}
-	// Whatever a call left behind, or could not terminate the first time.
-	failed := b.terminateAll()
-	b.sessions.close()
-	if failed > 0 {
-		return fmt.Errorf("modal: %d sandbox(es) could not be terminated; Modal ends them when their lifetime runs out", failed)
-	}
-	return nil
 }
 
-// terminateAll terminates every live sandbox concurrently and returns how
-// many could not be.
-func (b *Backend) terminateAll() int {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed := 0
-	for _, sb := range b.liveSandboxes() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if b.release(sb) != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return failed
-}
-
-// Execute runs req in a fresh sandbox (from the pool when one is ready) and
-// terminates the sandbox before returning, whatever happened. It returns an
-// error only when no sandbox could run the code; what the code did,
-// including timing out, is in the Result.
+// Execute runs req in a fresh sandbox (from the pool when one is ready)
+// and returns as soon as the code's outcome and output are known: the
+// sandbox is terminated in the background, with retries, and counted in
+// Sandboxes until Modal confirms it is gone (a process the code left
+// behind may run until then, under the same network rules and lifetime).
+// It returns an error only when no sandbox could run the code; what the
+// code did, including timing out, is in the Result.
 func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Result, error) {
-	if err := validateLimits(req.Limits); err != nil {
+	if err := req.Limits.Validate(); err != nil {
 		return sandbox.Result{}, err
 	}
 	if !b.begin() {
@@ -294,10 +168,6 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	if err != nil {
 		return sandbox.Result{}, err
 	}
-	defer b.release(bx.sb)
+	defer b.releaseLater(bx.sb)
 	return b.run(ctx, bx, inv, req.Limits)
 }
-
-// Sandboxes reports how many Modal sandboxes exist now (in a call, pooled,
-// or being terminated): the ones this server pays for.
-func (b *Backend) Sandboxes() int { return len(b.liveSandboxes()) }

@@ -11,7 +11,7 @@ import (
 
 // TestExecute runs code through the backend, the real SDK and the test
 // control plane, and checks the Result the model would get, and that the
-// sandbox is gone when Execute returns.
+// sandbox is terminated after Execute returns.
 func TestExecute(t *testing.T) {
 	srv := startCP(t, modaltest.Options{})
 	b := newBackend(t, srv, baseOptions())
@@ -87,9 +87,7 @@ func TestExecute(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Execute: %v", err)
 			}
-			if n := srv.LiveSandboxes(); n != 0 {
-				t.Errorf("%d sandbox(es) alive after Execute returned", n)
-			}
+			awaitGone(t, b, srv)
 			if res.Status != tt.status || res.Backend != "modal" {
 				t.Fatalf("status %q backend %q, want %q modal: %+v", res.Status, res.Backend, tt.status, res)
 			}
@@ -160,7 +158,5 @@ func TestExecuteTimeout(t *testing.T) {
 	if res.DurationMS != 20500 {
 		t.Errorf("duration %d ms, want 20500 (the clock moved by the timeout)", res.DurationMS)
 	}
-	if srv.LiveSandboxes() != 0 || srv.LiveProcesses() != 0 {
-		t.Errorf("%d sandboxes, %d processes alive after the timeout", srv.LiveSandboxes(), srv.LiveProcesses())
-	}
+	awaitGone(t, b, srv)
 }

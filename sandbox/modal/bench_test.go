@@ -51,3 +51,29 @@ func BenchmarkExecutePool(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPooledSandboxCheck measures what checking a pooled sandbox
+// before use adds to a call from the pool: one Poll of a live sandbox on
+// the test control plane.
+//
+//	go test -run '^$' -bench PooledSandboxCheck ./sandbox/modal/
+func BenchmarkPooledSandboxCheck(b *testing.B) {
+	srv := startCP(b, modaltest.Options{})
+	be, clk := newPoolBackend(b, srv, baseOptions(), 1)
+	waitPoolFull(b, be, clk, 1)
+	be.pool.mu.Lock()
+	sb := be.pool.ready[0].sb
+	be.pool.mu.Unlock()
+	ctx := testContext(b)
+	var took []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		alive, err := be.alive(ctx, sb)
+		took = append(took, time.Since(start))
+		if err != nil || !alive {
+			b.Fatalf("alive = %v, %v", alive, err)
+		}
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
+}

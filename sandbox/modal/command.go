@@ -27,6 +27,16 @@ const (
 // determined process, and Modal's memory limit and the timeout do the
 // rest) and makes the envelope descriptor a duplicate of stderr. Its
 // arguments: open files, file size, CPU seconds, envelope fd.
+//
+// It also ends what the code leaves behind when the harness exits, as the
+// local backend's sandbox does: the backend reads stdout and stderr to
+// their end, and a process still holding them would hold the call. The
+// harness leads a process group of its own (the code's processes join it
+// unless they leave it); its exit (posix._exit, which the harness calls
+// last, and os._exit in the code) first forks a helper, if the harness has
+// children, which kills the group once the harness is gone. The wrapper is
+// built in a namespace of its own, so the warning Python gives on a fork
+// in a threaded process is not shown as the code's.
 const preludeFormat = `import posix as _p
 try:
     import resource as _r
@@ -39,7 +49,29 @@ try:
 except Exception:
     pass
 _p.dup2(2, %d)
-del _p
+try:
+    if _p.getpgrp() != _p.getpid():
+        _p.setpgid(0, 0)
+except OSError:
+    pass
+def _exit(code, _e=_p._exit, _p=_p):
+    try:
+        if _p.getpgrp() == _p.getpid():
+            _p.waitpid(-1, _p.WNOHANG)
+            _r, _w = _p.pipe()
+            if _p.fork() == 0:
+                try:
+                    _p.close(_w)
+                    _p.read(_r, 1)
+                    _p.killpg(0, 9)
+                finally:
+                    _e(0)
+            _p.close(_r)
+    except BaseException:
+        pass
+    _e(code)
+_p._exit = type(_exit)(_exit.__code__, {"__builtins__": __builtins__, "__name__": "airlock-prelude"}, "_exit", _exit.__defaults__)
+del _p, _exit
 `
 
 // harnessArgv is the exec's argv for limits: python3 running the prelude,

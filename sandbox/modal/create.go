@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sdk "github.com/modal-labs/modal-client/go"
+	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
@@ -45,7 +46,7 @@ type box struct {
 func (b *Backend) createParams(lifetime time.Duration, memoryCap int64, pooled bool) *sdk.SandboxCreateParams {
 	limit := memoryMiB(memoryCap)
 	p := &sdk.SandboxCreateParams{
-		CPU:            b.opts.CPU,
+		CPU:            sdkCPU(b.opts.CPU),
 		MemoryMiB:      min(b.opts.MemoryMiB, limit),
 		MemoryLimitMiB: limit,
 		Timeout:        wholeSeconds(lifetime),
@@ -61,23 +62,48 @@ func (b *Backend) createParams(lifetime time.Duration, memoryCap int64, pooled b
 }
 
 // acquire returns a box for a call with limits: a pooled one when one is
-// ready, else a sandbox created now.
+// ready and still alive, else a sandbox created now.
 func (b *Backend) acquire(ctx context.Context, limits sandbox.Limits) (*box, error) {
 	if b.pool != nil {
-		if bx := b.pool.take(limits); bx != nil {
-			return bx, nil
+		for bx := b.pool.take(limits); bx != nil; bx = b.pool.take(limits) {
+			alive, err := b.alive(ctx, bx.sb)
+			if err != nil {
+				b.releaseLater(bx.sb)
+				return nil, err
+			}
+			if alive {
+				return bx, nil
+			}
+			b.log.Info("a pooled Modal sandbox stopped while idle; the call uses another", zap.String("sandbox_id", bx.sb.SandboxID))
+			b.releaseLater(bx.sb)
 		}
 	}
 	sess, err := b.session(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer b.sessions.put(sess)
 	lifetime := b.opts.Lifetime + wholeSeconds(limits.Timeout)
 	sb, err := b.create(ctx, sess, b.createParams(lifetime, limits.MemoryBytes, false))
 	if err != nil {
 		return nil, err
 	}
 	return &box{sb: sb, limits: limits, creds: sess.creds}, nil
+}
+
+// alive asks Modal, in one call that does not wait, whether a pooled
+// sandbox is still running: one that stopped while idle (its lifetime,
+// preemption, an outage) must not fail a call that never ran. When Modal
+// cannot say, the sandbox is tried; an error is only the caller giving up.
+func (b *Backend) alive(ctx context.Context, sb *sdk.Sandbox) (bool, error) {
+	code, err := sb.Poll(ctx, nil)
+	switch {
+	case ctx.Err() != nil:
+		return false, fmt.Errorf("modal: checking a pooled sandbox: %w", ctx.Err())
+	case err != nil:
+		return !isNotFound(err), nil
+	}
+	return code == nil, nil
 }
 
 // create creates a sandbox and records it. The creation runs detached from
@@ -94,8 +120,10 @@ func (b *Backend) create(ctx context.Context, sess *session, params *sdk.Sandbox
 	if !b.begin() {
 		return nil, ErrClosed
 	}
+	b.sessions.hold(sess) // for the creation, which may outlive the caller
 	go func() {
 		defer b.ops.Done()
+		defer b.sessions.put(sess)
 		cctx, cancel := context.WithTimeout(context.Background(), createTimeout)
 		defer cancel()
 		sb, err := sess.client.Sandboxes.Create(cctx, sess.app, sess.image, params)
@@ -105,7 +133,7 @@ func (b *Backend) create(ctx context.Context, sess *session, params *sdk.Sandbox
 				b.sessions.drop(sess)
 			}
 			err = b.describe(stageCreate, err, sess.creds)
-		case !b.track(sb): // closed meanwhile
+		case !b.track(sb, sess): // closed meanwhile
 			_ = b.terminate(sb)
 			sb, err = nil, ErrClosed
 		}

@@ -70,7 +70,13 @@ func FindCredentials() (Credentials, error) {
 	}
 	name := os.Getenv("MODAL_PROFILE")
 	if name == "" {
-		name = activeProfile(profiles)
+		active := activeProfiles(profiles)
+		if len(active) > 1 {
+			return Credentials{}, ambiguousProfiles(path, active)
+		}
+		if len(active) == 1 {
+			name = active[0]
+		}
 	}
 	p := profiles[name]
 	env := func(k, file string) (string, bool) {
@@ -162,20 +168,29 @@ func readProfiles(path string) (map[string]profileFile, error) {
 	return profiles, nil
 }
 
-// activeProfile is the name of the profile marked active = true; with
-// several, the first by name (the SDK takes an arbitrary one).
-func activeProfile(profiles map[string]profileFile) string {
-	names := make([]string, 0, len(profiles))
+// activeProfiles are the names of the profiles marked active = true, in
+// order.
+func activeProfiles(profiles map[string]profileFile) []string {
+	var names []string
 	for n, p := range profiles {
 		if p.Active {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
-	if len(names) == 0 {
-		return ""
+	return names
+}
+
+// ambiguousProfiles is the error for a config file with several active
+// profiles: the SDK would pick one of them at random in each process.
+func ambiguousProfiles(path string, names []string) error {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
 	}
-	return names[0]
+	text := fmt.Sprintf("%s marks %d profiles active (%s), and the Modal SDK would pick one of them at random each time airlock-mcp starts: keep active = true on one profile only (`modal profile activate NAME`), or name one with MODAL_PROFILE",
+		path, len(names), strings.Join(quoted, " and "))
+	return &backendError{kind: ErrNoCredentials, text: text, cause: errors.New("several active profiles")}
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -59,6 +59,11 @@ active = true
 			wantErr: []string{"cannot parse CONFIG: invalid TOML at line 2"}},
 		{name: "OAuth", env: map[string]string{"MODAL_OAUTH_REFRESH_TOKEN": "rt", "MODAL_OAUTH_CLIENT_ID": "oc-1", "MODAL_OAUTH_CLIENT_SECRET": "ov-1"},
 			wantSource: "OAuth credentials from the environment (MODAL_OAUTH_*)"},
+		// The SDK would take either at random, in each process.
+		{name: "two active profiles are refused", config: twoProfiles + "\n[other]\ntoken_id = \"ak-o\"\ntoken_secret = \"as-o\"\nactive = true\n",
+			wantErr: []string{`CONFIG marks 2 profiles active ("other" and "work"), and the Modal SDK would pick one of them at random`, "keep active = true on one profile only", "MODAL_PROFILE"}},
+		{name: "MODAL_PROFILE settles two active profiles", config: twoProfiles + "\n[other]\ntoken_id = \"ak-o\"\ntoken_secret = \"as-o\"\nactive = true\n",
+			env: map[string]string{"MODAL_PROFILE": "other"}, wantSource: `profile "other" in CONFIG`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

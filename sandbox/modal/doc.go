@@ -13,10 +13,18 @@
 // the envelope, and the code cannot forge one without the nonce.
 // sandbox.Finalize then composes the Result, as on the local backend.
 //
+// The harness's output is read to its end, within the call's timeout, so
+// a slow stream never costs the result; a stream lost on the way is said
+// to be lost. The call also watches the sandbox on Modal's control plane,
+// so a sandbox that dies under the code ends the call at once.
+//
 // Every sandbox is terminated on every path (success, failed or missing
 // envelope, timeout, SDK error, cancelled call, Close) with a fresh
-// context: cancelling a context does not stop a Modal process. Modal's own
-// lifetime limit is the backstop should this server die.
+// context: cancelling a context does not stop a Modal process. The answer
+// does not wait for it: terminations run in the background, with retries,
+// and Sandboxes counts a sandbox until Modal confirms it is gone; Close
+// waits for them, for a bounded time. Modal's own lifetime limit is the
+// backstop should this server die.
 //
 // The backend is never chosen automatically. Credentials come from the
 // standard Modal places (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or a profile

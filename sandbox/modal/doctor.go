@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // sdkModule is the Modal SDK's module path; sdkVersionPinned is the version
@@ -32,9 +33,15 @@ func SDKVersion() string {
 type Check struct {
 	Name string
 	// OK is false for a check that stops the backend from running.
-	OK     bool
+	OK bool
+	// Warn marks a setting that works but costs more than it should.
+	Warn   bool
 	Detail string
 }
+
+// modalCreateP99 is how long creating a Modal sandbox takes at the 99th
+// percentile (22 s in an independent benchmark).
+const modalCreateP99 = 22 * time.Second
 
 // Diagnose reports, without any network call, whether the backend is
 // configured to run: whether credentials are found (and where, never what),
@@ -67,7 +74,13 @@ func Diagnose(opts Options) (checks []Check, ok bool) {
 		opts.CPU, opts.MemoryMiB, opts.Lifetime.Seconds())
 	add("network", true, "%s", opts.Network)
 	if opts.PoolSize > 0 {
-		add("pool", true, "%d sandbox(es) kept ready (billed while idle; each replaced after about %g s idle)", opts.PoolSize, opts.Lifetime.Seconds())
+		add("pool", true, "%d sandbox(es) kept ready (billed while idle; each replaced after about %g s idle, counted from when it is ready)", opts.PoolSize, opts.Lifetime.Seconds())
+		if modalCreateP99 > opts.Lifetime/2 {
+			c := &checks[len(checks)-1]
+			c.Warn = true
+			c.Detail += fmt.Sprintf("; creating a Modal sandbox takes up to about %g s (p99), more than half of backend.modal.timeout_s (%g s), so the pool may spend its time replacing sandboxes: raise timeout_s to %g or more",
+				modalCreateP99.Seconds(), opts.Lifetime.Seconds(), 2*modalCreateP99.Seconds())
+		}
 	} else {
 		add("pool", true, "off: each call creates its sandbox (seconds on Modal)")
 	}
@@ -77,8 +90,11 @@ func Diagnose(opts Options) (checks []Check, ok bool) {
 // String formats c as one line for a log.
 func (c Check) String() string {
 	state := "ok"
-	if !c.OK {
+	switch {
+	case !c.OK:
 		state = "FAILED"
+	case c.Warn:
+		state = "warn"
 	}
 	return strings.Join([]string{state, c.Name, c.Detail}, "\t")
 }

@@ -21,6 +21,9 @@ var (
 	ErrNoCredentials = errors.New("modal credentials are not configured")
 	// ErrAuth: Modal rejected the configured credentials.
 	ErrAuth = errors.New("modal rejected the credentials")
+	// ErrPermission: Modal refused a request as not permitted, which is
+	// either the credentials' rights or the workspace's plan.
+	ErrPermission = errors.New("modal refused permission")
 	// ErrImage: the sandbox image could not be built.
 	ErrImage = errors.New("modal could not build the image")
 	// ErrCapacity: Modal refused for lack of capacity or quota.
@@ -75,6 +78,9 @@ func (b *Backend) describe(st stage, err error, creds Credentials) error {
 		return &backendError{kind: kind, text: fmt.Sprintf(format, args...), cause: err}
 	}
 	switch {
+	case code == codes.PermissionDenied:
+		return mk(ErrPermission, "Modal refused the request (Modal said: %s): either the credentials from %s may not do this (a token for another workspace, or one whose rights were restricted or revoked), or the workspace's plan does not allow it (a resource, region or feature it lacks); Modal's words above say which: check the plan on modal.com, or create a new token with `modal token new`",
+			said, creds.Source)
 	case isAuth(err):
 		return mk(ErrAuth, "Modal rejected the credentials from %s (Modal said: %s): they are wrong, revoked or for another workspace; create a new token with `modal token new`, or fix MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, then retry",
 			creds.Source, said)
@@ -177,7 +183,9 @@ func isNotFound(err error) bool {
 // isClosed reports whether err comes from the backend being closed.
 func isClosed(err error) bool { return errors.Is(err, ErrClosed) }
 
-// isAuth reports whether err is Modal refusing the credentials.
+// isAuth reports whether err is Modal refusing the credentials, or
+// refusing permission (which may be the credentials too): either way the
+// session is dropped, so the next call reads the credentials afresh.
 func isAuth(err error) bool {
 	s, ok := grpcStatus(err)
 	return ok && (s.Code() == codes.Unauthenticated || s.Code() == codes.PermissionDenied)

@@ -62,6 +62,15 @@ func TestFailures(t *testing.T) {
 			heal: func(t *testing.T, srv *modaltest.Server) { srv.ClearFaults() },
 			kind: ErrCapacity,
 			want: "Modal refused to create a sandbox for lack of capacity or quota (Modal said: workspace sandbox limit reached): retry later, lower limits.max_concurrent or backend.modal.pool_size, or raise the workspace's limits on modal.com"},
+		// Modal uses PermissionDenied for the plan too, not only for
+		// credentials: both are named, and Modal's own words quoted.
+		{name: "permission denied",
+			fault: func(t *testing.T, srv *modaltest.Server) {
+				srv.FailCreates(-1, status.Error(codes.PermissionDenied, "Sandboxes with more than 8 CPUs are not available on the Starter plan"))
+			},
+			heal: func(t *testing.T, srv *modaltest.Server) { srv.ClearFaults() },
+			kind: ErrPermission,
+			want: "Modal refused the request (Modal said: Sandboxes with more than 8 CPUs are not available on the Starter plan): either the credentials from the environment (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET) may not do this (a token for another workspace, or one whose rights were restricted or revoked), or the workspace's plan does not allow it (a resource, region or feature it lacks); Modal's words above say which: check the plan on modal.com, or create a new token with `modal token new`"},
 		{name: "sandbox create failure",
 			fault: func(t *testing.T, srv *modaltest.Server) {
 				srv.FailCreates(-1, status.Error(codes.InvalidArgument, "invalid sandbox definition"))
@@ -119,9 +128,7 @@ func TestFailures(t *testing.T) {
 			if tt.noRPC && len(srv.Calls()) != 0 {
 				t.Errorf("the control plane got %v; want no call", srv.MethodNames())
 			}
-			if n := srv.LiveSandboxes(); n != 0 {
-				t.Errorf("%d sandbox(es) alive after the failed call", n)
-			}
+			awaitGone(t, b, srv)
 			// Fixed without a restart: the next call connects again.
 			tt.heal(t, srv)
 			res, err := b.Execute(testContext(t), sandbox.Request{Code: "print(1)", Limits: callLimits})
@@ -157,6 +164,7 @@ func TestRevokedTokenRecoversWithNewProfile(t *testing.T) {
 	if err := run(); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
+	awaitGone(t, b, srv) // its sandbox, with the token that is about to go
 	srv.SetTokens("ak-new", "as-new-secret")
 	err := run()
 	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), `Modal rejected the credentials from profile "default" in `+config) {

@@ -69,15 +69,15 @@ var callLimits = sandbox.Limits{
 // need.
 func baseOptions() Options {
 	return Options{
-		AppName:    "airlock-test",
-		Image:      "python:3.12-slim",
-		CPU:        0.5,
-		MemoryMiB:  256,
-		Lifetime:   30 * time.Second,
-		MaxTimeout: 60 * time.Second,
-		PoolLimits: callLimits,
-		Network:    Network{Block: true},
-		Instance:   "test-instance",
+		AppName:       "airlock-test",
+		Image:         "python:3.12-slim",
+		CPU:           0.5,
+		MemoryMiB:     256,
+		Lifetime:      30 * time.Second,
+		MaxTimeout:    60 * time.Second,
+		DefaultLimits: callLimits,
+		Network:       Network{Block: true},
+		Instance:      "test-instance",
 	}
 }
 

@@ -19,11 +19,13 @@ const sleepCode = "import time\nprint('running', flush=True)\ntime.sleep(600)"
 
 // TestCancellationTerminatesTheSandbox cancels a call mid-run, as an MCP
 // client's notifications/cancelled does: Execute returns with a cancelled
-// result, and the sandbox and its processes are gone, although cancelling
-// a context does not stop a Modal process by itself.
+// result and the output so far, and the sandbox and its processes are
+// gone, although cancelling a context does not stop a Modal process by
+// itself. The clock is a fake that does not move: the output is read until
+// the termination ends it, however long that takes.
 func TestCancellationTerminatesTheSandbox(t *testing.T) {
 	srv := startCP(t, modaltest.Options{})
-	b := newBackend(t, srv, baseOptions())
+	b, _ := newPoolBackend(t, srv, baseOptions(), 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := executeAsync(ctx, b, sandbox.Request{Code: sleepCode, Limits: callLimits})
@@ -39,13 +41,11 @@ func TestCancellationTerminatesTheSandbox(t *testing.T) {
 	if o.res.Stdout != "running\n" {
 		t.Errorf("stdout = %q: the output before cancellation is lost", o.res.Stdout)
 	}
-	// Execute terminated the sandbox before returning; Modal answers a
-	// termination once the sandbox's processes are gone.
-	if srv.LiveSandboxes() != 0 || srv.TerminatedSandboxes() != 1 {
-		t.Errorf("after cancellation: %d live, %d terminated sandboxes; want 0 and 1", srv.LiveSandboxes(), srv.TerminatedSandboxes())
-	}
-	if n := srv.LiveProcesses(); n != 0 {
-		t.Errorf("the cancelled code still runs: %d processes", n)
+	// The sandbox is terminated; Modal answers a termination once the
+	// sandbox's processes are gone.
+	awaitGone(t, b, srv)
+	if n := srv.TerminatedSandboxes(); n != 1 {
+		t.Errorf("after cancellation: %d terminated sandboxes; want 1", n)
 	}
 }
 
@@ -88,7 +88,7 @@ func TestCloseTerminatesRunningCalls(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	o := within(t, done, "the running call to end with Close")
-	if o.err != nil || o.res.Status != sandbox.StatusKilled || !strings.Contains(o.res.Error.Message, "server shut down") {
+	if o.err != nil || o.res.Status != sandbox.StatusKilled || !strings.Contains(o.res.Error.Message, "the server is shutting down") {
 		t.Errorf("call under Close: %+v, %v", o.res, o.err)
 	}
 	assertNothingAlive(t, srv)
@@ -108,9 +108,7 @@ func TestBackgroundProcessDoesNotHoldTheCall(t *testing.T) {
 	if o.err != nil || o.res.Status != sandbox.StatusOK || o.res.Stdout != "left a child\n" {
 		t.Fatalf("Execute: %+v, %v", o.res, o.err)
 	}
-	if n := srv.LiveProcesses(); n != 0 {
-		t.Errorf("the background process survived its call: %d processes", n)
-	}
+	awaitGone(t, b, srv) // the background process with it
 }
 
 // TestNewWithoutCredentials: building the backend without a pool contacts
@@ -131,10 +129,11 @@ func TestNewWithoutCredentials(t *testing.T) {
 
 // TestSandboxLostMidRun: Modal ends the sandbox under the code (preemption,
 // an outage): the call ends with a killed result that says so, keeps the
-// output so far, and nothing is left.
+// output so far, and nothing is left. The clock is a fake that does not
+// move, as in TestCancellationTerminatesTheSandbox.
 func TestSandboxLostMidRun(t *testing.T) {
 	srv := startCP(t, modaltest.Options{})
-	b := newBackend(t, srv, baseOptions())
+	b, _ := newPoolBackend(t, srv, baseOptions(), 0)
 	done := executeAsync(testContext(t), b, sandbox.Request{Code: sleepCode, Limits: callLimits})
 	awaitStdout(t, srv, "running\n")
 	for _, sb := range srv.Sandboxes() {
@@ -165,8 +164,9 @@ func TestTerminateFailureRetriedAtClose(t *testing.T) {
 	if err != nil || res.Result == nil || *res.Result != "42" {
 		t.Fatalf("Execute: %+v, %v", res, err)
 	}
-	if srv.LiveSandboxes() != 1 || b.logs.FilterMessageSnippet("could not terminate a Modal sandbox").Len() != 1 {
-		t.Fatalf("%d live sandboxes, logs %v; want 1 and a warning", srv.LiveSandboxes(), b.logs.All())
+	b.awaitLog(t, "could not terminate a Modal sandbox", 1)
+	if n := len(srv.Requests("SandboxTerminateV2")); n != terminateAttempts || srv.LiveSandboxes() != 1 || b.Sandboxes() != 1 {
+		t.Fatalf("%d termination attempts, %d live sandboxes, %d counted by the backend; want %d, 1 and 1", n, srv.LiveSandboxes(), b.Sandboxes(), terminateAttempts)
 	}
 	srv.ClearFaults()
 	if err := b.Close(); err != nil {

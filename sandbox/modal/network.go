@@ -7,7 +7,7 @@ import (
 
 	sdk "github.com/modal-labs/modal-client/go"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 // Network is the network access of every sandbox, in the terms Modal
@@ -27,11 +27,11 @@ type Network struct {
 // addresses included (NetworkFor never returns such a Network).
 func (n Network) Open() bool { return !n.Block && n.Domains == nil && n.CIDRs == nil }
 
-// NetworkFor maps the policy's network section onto what Modal enforces:
+// NetworkFor maps the network rules onto what Modal enforces:
 //
 //   - no egress: Block (no network at all);
 //   - open egress: the CIDR allowlist of every address but the deny cidr
-//     rules and the built-in denies (policy.Network.AllowedPrefixes), so
+//     rules and the built-in denies (netrules.Rules.AllowedPrefixes), so
 //     the metadata service and private ranges stay out of reach;
 //   - host rules: the domain allowlist (TLS on port 443, by SNI); a
 //     wildcard *.example.com is listed together with its apex, since the
@@ -41,11 +41,11 @@ func (n Network) Open() bool { return !n.Block && n.Domains == nil && n.CIDRs ==
 //     denies not lifted.
 //
 // The two allowlists are additive. What Modal cannot enforce
-// (policy.Network.ModalGaps) is refused by policy.CheckBackend unless the
-// policy says on_unenforceable: advisory; then host rules go to the domain
+// (Capabilities.Gaps) the server refuses to run with, unless the policy
+// says on_unenforceable: advisory; then host rules go to the domain
 // allowlist whatever their ports (other ports stay blocked) and cidr rules
 // allow every port.
-func NetworkFor(n policy.Network) Network {
+func NetworkFor(n netrules.Rules) Network {
 	if !n.AllowEgress {
 		return Network{Block: true}
 	}

@@ -7,39 +7,39 @@ import (
 
 	sdk "github.com/modal-labs/modal-client/go"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
 
 func TestNetworkFor(t *testing.T) {
-	tls := func(host string) policy.NetworkRule { return policy.NetworkRule{Host: host, Ports: []int{443}} }
-	cidr := func(c string) policy.NetworkRule { return policy.NetworkRule{CIDR: c} }
+	tls := func(host string) netrules.Rule { return netrules.Rule{Host: host, Ports: []int{443}} }
+	cidr := func(c string) netrules.Rule { return netrules.Rule{CIDR: c} }
 	tests := []struct {
 		name string
-		in   policy.Network
+		in   netrules.Rules
 		want Network
 	}{
-		{name: "no egress blocks", in: policy.Network{}, want: Network{Block: true}},
-		{name: "no egress with rules still blocks", in: policy.Network{Allow: []policy.NetworkRule{tls("pypi.org")}}, want: Network{Block: true}},
+		{name: "no egress blocks", in: netrules.Rules{}, want: Network{Block: true}},
+		{name: "no egress with rules still blocks", in: netrules.Rules{Allow: []netrules.Rule{tls("pypi.org")}}, want: Network{Block: true}},
 		{name: "hosts only: domain allowlist, no CIDR list",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{tls("pypi.org"), tls("files.pythonhosted.org")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{tls("pypi.org"), tls("files.pythonhosted.org")}},
 			want: Network{Domains: []string{"pypi.org", "files.pythonhosted.org"}}},
 		{name: "wildcard is listed with its apex",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{tls("*.example.com"), tls("example.com")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{tls("*.example.com"), tls("example.com")}},
 			want: Network{Domains: []string{"example.com", "*.example.com"}}},
 		{name: "advisory host on every port still goes to the domain allowlist",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{Host: "pypi.org"}}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{{Host: "pypi.org"}}},
 			want: Network{Domains: []string{"pypi.org"}}},
 		{name: "CIDRs only: CIDR allowlist, merged, no domain list",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32"), cidr("203.0.113.0/25")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("203.0.113.0/24"), cidr("2001:db8::/32"), cidr("203.0.113.0/25")}},
 			want: Network{CIDRs: []string{"203.0.113.0/24", "2001:db8::/32"}}},
 		{name: "deny cidr carved out of an allowed block",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24")}, Deny: []policy.NetworkRule{cidr("203.0.113.0/25")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("203.0.113.0/24")}, Deny: []netrules.Rule{cidr("203.0.113.0/25")}},
 			want: Network{CIDRs: []string{"203.0.113.128/25"}}},
 		{name: "built-in denies carved out of a wide block",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("100.0.0.0/8"), tls("pypi.org")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("100.0.0.0/8"), tls("pypi.org")}},
 			want: Network{Domains: []string{"pypi.org"}, CIDRs: []string{"100.0.0.0/10", "100.128.0.0/9"}}},
 		{name: "a block inside a built-in deny lifts it",
-			in:   policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("10.1.0.0/16")}},
+			in:   netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("10.1.0.0/16")}},
 			want: Network{CIDRs: []string{"10.1.0.0/16"}}},
 	}
 	for _, tt := range tests {
@@ -55,7 +55,7 @@ func TestNetworkFor(t *testing.T) {
 // address but the built-in denies, so cloud metadata and private ranges
 // stay out of reach on Modal too.
 func TestNetworkForOpenEgress(t *testing.T) {
-	n := NetworkFor(policy.Network{AllowEgress: true})
+	n := NetworkFor(netrules.Rules{AllowEgress: true})
 	if n.Block || n.Domains != nil || len(n.CIDRs) == 0 {
 		t.Fatalf("NetworkFor(open) = %+v", n)
 	}
@@ -80,7 +80,7 @@ func TestNetworkForOpenEgress(t *testing.T) {
 	}
 
 	// A rule lifting link-local keeps the metadata addresses inside it out.
-	n = NetworkFor(policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{{CIDR: "169.254.0.0/16"}}})
+	n = NetworkFor(netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{{CIDR: "169.254.0.0/16"}}})
 	if !has("169.254.1.1") || has("169.254.169.254") || has("169.254.170.2") || has("8.8.8.8") {
 		t.Errorf("NetworkFor(169.254.0.0/16) = %v", n.CIDRs)
 	}

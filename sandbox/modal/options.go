@@ -3,19 +3,19 @@ package modal
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
 // Name is the backend's name in results and on the command line.
-const Name = policy.BackendModal
+const Name = "modal"
 
-// Options configure the Modal backend. OptionsFromPolicy fills them from a
-// policy; New validates them.
+// Options configure the Modal backend; New validates them. The server
+// fills them from the policy, whose keys the messages name.
 type Options struct {
 	// AppName is the Modal App the sandboxes belong to (created if missing).
 	AppName string
@@ -38,10 +38,15 @@ type Options struct {
 	// started and waiting for code, ahead of calls. 0 creates each sandbox
 	// on demand.
 	PoolSize int
-	// PoolLimits are the limits pooled sandboxes are prepared with (the
-	// policy's, for its default timeout); a call whose limits differ, its
-	// timeout aside, gets a sandbox of its own.
-	PoolLimits sandbox.Limits
+	// DefaultLimits are the limits of a call that asks for nothing but the
+	// policy's defaults: pooled sandboxes are prepared with them (a call
+	// whose limits differ, its timeout aside, gets a sandbox of its own),
+	// and MemoryMiB may not exceed their memory cap.
+	DefaultLimits sandbox.Limits
+	// MaxConcurrent is how many calls run at once (the concurrency limit
+	// the backend is wrapped in); PoolSize may not exceed it. 0 means no
+	// limit.
+	MaxConcurrent int
 	// MaxTimeout is the longest timeout a call may ask for; pooled
 	// sandboxes are created to live long enough for it.
 	MaxTimeout time.Duration
@@ -59,34 +64,6 @@ type Options struct {
 	clock clock
 }
 
-// OptionsFromPolicy builds the backend's options from p, after checking
-// that the Modal backend can honour p (policy.CheckBackend): a rule Modal
-// cannot enforce is an error naming it, never an approximation, unless the
-// policy declares such rules advisory (network.on_unenforceable).
-func OptionsFromPolicy(p *policy.Policy) (Options, error) {
-	if err := p.CheckBackend(Name); err != nil {
-		return Options{}, fmt.Errorf("the policy cannot be enforced on the Modal backend:\n%w", err)
-	}
-	network := NetworkFor(p.Network)
-	limits, d := p.DecideExecute("pass", nil)
-	if !d.Allowed {
-		return Options{}, fmt.Errorf("modal: the policy refuses a trivial call: %s", d.Reason)
-	}
-	m := p.Backend.Modal
-	return Options{
-		AppName:     m.AppName,
-		Image:       m.Image,
-		CPU:         m.CPU,
-		MemoryMiB:   m.MemoryMB,
-		Lifetime:    time.Duration(m.TimeoutS) * time.Second,
-		Environment: m.Environment,
-		PoolSize:    m.PoolSize,
-		PoolLimits:  limits,
-		MaxTimeout:  time.Duration(math.Ceil(p.Limits.MaxTimeoutS)) * time.Second,
-		Network:     network,
-	}, nil
-}
-
 // validate checks o, naming the policy key of each bad value.
 func (o Options) validate() error {
 	switch {
@@ -96,6 +73,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("modal: image must not be empty (policy backend.modal.image)")
 	case !(o.CPU > 0) || math.IsInf(o.CPU, 0):
 		return fmt.Errorf("modal: cpu must be greater than 0, got %v (policy backend.modal.cpu)", o.CPU)
+	case o.CPU < minCPU:
+		return checkCPU(o.CPU)
 	case o.MemoryMiB <= 0:
 		return fmt.Errorf("modal: memory_mb must be greater than 0, got %d (policy backend.modal.memory_mb)", o.MemoryMiB)
 	case o.Lifetime < time.Second || o.Lifetime%time.Second != 0:
@@ -104,21 +83,44 @@ func (o Options) validate() error {
 		return fmt.Errorf("modal: pool_size must not be negative, got %d (policy backend.modal.pool_size)", o.PoolSize)
 	case o.MaxTimeout <= 0:
 		return fmt.Errorf("modal: the longest call timeout must be greater than 0, got %v (policy limits.max_timeout_s)", o.MaxTimeout)
-	case o.PoolSize > 0:
-		if err := validateLimits(o.PoolLimits); err != nil {
-			return fmt.Errorf("modal: pool limits: %w", err)
-		}
+	}
+	if err := o.DefaultLimits.Validate(); err != nil {
+		return fmt.Errorf("modal: default limits: %w", err)
+	}
+	if probs := o.Problems(); len(probs) > 0 {
+		key := strings.ReplaceAll(strings.TrimPrefix(probs[0].Pointer, "/"), "/", ".")
+		return fmt.Errorf("modal: %s (policy %s)", probs[0].Message, key)
 	}
 	return o.Network.validate()
 }
 
-// validateLimits checks the limits of one call.
-func validateLimits(l sandbox.Limits) error {
-	if l.Timeout <= 0 || l.MemoryBytes <= 0 || l.CPUTime <= 0 || l.MaxOutputBytes <= 0 ||
-		l.MaxFileBytes <= 0 || l.MaxOpenFiles <= 0 {
-		return fmt.Errorf("modal sandbox: every limit must be positive, got %+v", l)
+// Problem is a setting the Modal backend will not run with, named by the
+// policy key it comes from.
+type Problem struct {
+	// Pointer is the policy key, as a JSON pointer
+	// ("/backend/modal/memory_mb").
+	Pointer string
+	// Message says what is wrong and what to change.
+	Message string
+}
+
+// Problems lists the settings of o that do not fit its limits: a memory
+// request above every call's memory cap, and more pooled sandboxes than
+// calls can run at once, which would only cost money. o's other fields are
+// validated by New.
+func (o Options) Problems() []Problem {
+	var out []Problem
+	if capMiB := o.DefaultLimits.MemoryBytes >> 20; int64(o.MemoryMiB) > capMiB {
+		out = append(out, Problem{Pointer: "/backend/modal/memory_mb", Message: fmt.Sprintf(
+			"memory_mb %d (the memory Modal reserves for each sandbox) is greater than limits.memory_mb %d (each sandbox's hard cap); lower backend.modal.memory_mb or raise limits.memory_mb",
+			o.MemoryMiB, capMiB)})
 	}
-	return nil
+	if o.MaxConcurrent > 0 && o.PoolSize > o.MaxConcurrent {
+		out = append(out, Problem{Pointer: "/backend/modal/pool_size", Message: fmt.Sprintf(
+			"pool_size %d is greater than limits.max_concurrent %d: at most %d calls run at once, so the extra idle sandboxes would only cost money; lower backend.modal.pool_size",
+			o.PoolSize, o.MaxConcurrent, o.MaxConcurrent)})
+	}
+	return out
 }
 
 // wholeSeconds rounds d up to whole seconds, at least one: Modal takes

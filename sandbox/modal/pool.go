@@ -18,6 +18,12 @@ const (
 	maxRetireMargin = 5 * time.Second
 	// maxFillBackoff caps the wait between failed refills.
 	maxFillBackoff = time.Minute
+	// createAllowance is how long a pooled sandbox's creation may take
+	// without eating into its idle budget: its idle time counts from when
+	// it is ready, and Modal's lifetime for it includes this allowance,
+	// wherever in the creation Modal starts counting. Modal's p99 is about
+	// 22 s.
+	createAllowance = time.Minute
 )
 
 // pool keeps sandboxes created ahead of calls, each with the harness
@@ -46,13 +52,6 @@ type pool struct {
 
 func newPool(b *Backend, size int, limits sandbox.Limits) *pool {
 	return &pool{b: b, size: size, limits: limits, clock: b.clock, wake: make(chan struct{}, 1), done: make(chan struct{})}
-}
-
-// poolKey is limits without the timeout: what a pooled harness was
-// started with, and what a call must match to take it.
-func poolKey(l sandbox.Limits) sandbox.Limits {
-	l.Timeout = 0
-	return l
 }
 
 // retireMargin is maxRetireMargin, or half the lifetime when shorter.
@@ -188,8 +187,9 @@ func (p *pool) shuttingDown() bool {
 }
 
 // prepare creates a sandbox for the pool and starts its harness. Its
-// lifetime covers its idle budget and the longest call; the harness's exec
-// timeout likewise.
+// lifetime covers its creation (up to createAllowance), its idle budget
+// and the longest call; the harness's exec timeout, which starts once it
+// is ready, the last two. The idle budget counts from when it is ready.
 func (p *pool) prepare() (*box, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
 	defer cancel()
@@ -204,9 +204,10 @@ func (p *pool) prepare() (*box, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer p.b.sessions.put(sess)
 	o := p.b.opts
-	created := p.clock.Now()
-	sb, err := p.b.create(ctx, sess, p.b.createParams(o.Lifetime+o.MaxTimeout+execGrace, p.limits.MemoryBytes, true))
+	asked := p.clock.Now()
+	sb, err := p.b.create(ctx, sess, p.b.createParams(createAllowance+o.Lifetime+o.MaxTimeout+execGrace, p.limits.MemoryBytes, true))
 	if err != nil {
 		return nil, err
 	}
@@ -215,19 +216,35 @@ func (p *pool) prepare() (*box, error) {
 		_ = p.b.release(sb)
 		return nil, err
 	}
+	ready := p.clock.Now()
+	p.warnIfSlow(ready.Sub(asked))
+	idleFrom := ready // Modal's lifetime covers at most createAllowance of creation
+	if limit := asked.Add(createAllowance); ready.After(limit) {
+		idleFrom = limit
+	}
 	return &box{
 		sb:       sb,
 		proc:     proc,
 		limits:   p.limits,
-		retireAt: created.Add(o.Lifetime - p.retireMargin()),
+		retireAt: idleFrom.Add(o.Lifetime - p.retireMargin()),
 		creds:    sess.creds,
 	}, nil
+}
+
+// warnIfSlow says when creating a pooled sandbox took more than half its
+// idle lifetime: the pool then replaces sandboxes about as fast as Modal
+// creates them, paying for two where one serves.
+func (p *pool) warnIfSlow(took time.Duration) {
+	if life := p.b.opts.Lifetime; took > life/2 {
+		p.b.log.Warn("creating a pooled Modal sandbox took more than half its idle lifetime (backend.modal.timeout_s); raise timeout_s so the pool does not spend its time replacing sandboxes",
+			zap.Duration("creation", took), zap.Duration("timeout_s", life))
+	}
 }
 
 // take returns a ready sandbox prepared for limits, or nil, and has the
 // pool refill.
 func (p *pool) take(limits sandbox.Limits) *box {
-	if poolKey(limits) != poolKey(p.limits) || limits.Timeout > p.b.opts.MaxTimeout {
+	if limits.PoolKey() != p.limits.PoolKey() || limits.Timeout > p.b.opts.MaxTimeout {
 		return nil
 	}
 	now := p.clock.Now()
@@ -252,8 +269,9 @@ func (p *pool) readyCount() int {
 	return len(p.ready)
 }
 
-// close stops refilling and terminates every ready sandbox; a refill in
-// flight terminates its sandbox when it completes.
+// close stops refilling and has every ready sandbox terminated in the
+// background (Close, which calls it, waits); a refill in flight
+// terminates its sandbox when it completes.
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -261,15 +279,9 @@ func (p *pool) close() {
 	p.ready = nil
 	p.mu.Unlock()
 	p.signal()
-	var wg sync.WaitGroup
 	for _, bx := range ready {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = p.b.release(bx.sb)
-		}()
+		p.b.releaseLater(bx.sb)
 	}
-	wg.Wait()
 	<-p.done
 }
 

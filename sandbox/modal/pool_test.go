@@ -62,11 +62,9 @@ func TestPoolServesCallsWithoutCreating(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// Both pooled sandboxes served one call each and were terminated; two
+	// Both pooled sandboxes served one call each and are terminated; two
 	// refills are being created, and no more.
-	if n := srv.TerminatedSandboxes(); n != 2 {
-		t.Errorf("%d sandboxes terminated after 2 pooled calls, want 2", n)
-	}
+	await(t, srv, "both pooled sandboxes to be terminated", func() bool { return srv.TerminatedSandboxes() == 2 })
 	await(t, srv, "the refills to reach Modal", func() bool { return srv.InFlight("SandboxCreateV2") == 2 })
 	release()
 	waitPoolFull(t, b, clk, 2)
@@ -77,8 +75,8 @@ func TestPoolServesCallsWithoutCreating(t *testing.T) {
 		if sb.Tags[TagPool] != "true" || sb.Tags[TagInstance] != "test-instance" {
 			t.Errorf("pooled sandbox %s has tags %v", sb.ID, sb.Tags)
 		}
-		if want := uint32((30*time.Second + 60*time.Second + execGrace) / time.Second); sb.Definition.GetTimeoutSecs() != want {
-			t.Errorf("pooled sandbox lifetime %d s, want %d (idle budget + longest call)", sb.Definition.GetTimeoutSecs(), want)
+		if want := uint32((createAllowance + 30*time.Second + 60*time.Second + execGrace) / time.Second); sb.Definition.GetTimeoutSecs() != want {
+			t.Errorf("pooled sandbox lifetime %d s, want %d (creation allowance + idle budget + longest call)", sb.Definition.GetTimeoutSecs(), want)
 		}
 	}
 	// The pool is drained at shutdown: newBackend's cleanup checks that no

@@ -20,6 +20,13 @@ type session struct {
 	app    *sdk.App
 	image  *sdk.Image
 	creds  Credentials
+
+	// refs counts the session's holders (guarded by sessions.mu): the
+	// backend while it is current, each caller between session and put,
+	// and each live sandbox created from it. A session no longer current
+	// has its client closed when the last holder lets go.
+	refs   int
+	closed bool // its client is closed
 }
 
 // sessions holds the current session, or the attempt to open one that
@@ -30,9 +37,9 @@ type sessions struct {
 	cur     *session
 	attempt *sessionAttempt
 	closed  bool
-	// dropped are sessions given up on (see drop) whose clients may still
-	// serve calls in flight; Close closes them.
-	dropped []*session
+	// open are the sessions whose clients are not closed yet: the current
+	// one, and dropped ones still held (see drop).
+	open map[*session]struct{}
 }
 
 // sessionAttempt is one try at opening a session; done is closed when
@@ -43,40 +50,47 @@ type sessionAttempt struct {
 	err  error
 }
 
-// session returns the backend's session, opening it if needed. The opening
-// runs detached from ctx, so a caller that gives up does not fail the
-// others waiting for it; ctx only bounds this caller's wait.
+// session returns the backend's session, opening it if needed, held for
+// the caller, who must put it when done. The opening runs detached from
+// ctx, so a caller that gives up does not fail the others waiting for it;
+// ctx only bounds this caller's wait.
 func (b *Backend) session(ctx context.Context) (*session, error) {
 	ss := &b.sessions
-	ss.mu.Lock()
-	if ss.cur != nil {
-		s := ss.cur
-		ss.mu.Unlock()
-		return s, nil
-	}
-	if ss.closed {
-		ss.mu.Unlock()
-		return nil, ErrClosed
-	}
-	a := ss.attempt
-	if a == nil {
-		if !b.begin() {
+	for {
+		ss.mu.Lock()
+		if s := ss.cur; s != nil {
+			s.refs++
+			ss.mu.Unlock()
+			return s, nil
+		}
+		if ss.closed {
 			ss.mu.Unlock()
 			return nil, ErrClosed
 		}
-		a = &sessionAttempt{done: make(chan struct{})}
-		ss.attempt = a
-		go func() {
-			defer b.ops.Done()
-			b.openSession(a)
-		}()
-	}
-	ss.mu.Unlock()
-	select {
-	case <-a.done:
-		return a.sess, a.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("modal: waiting for the connection to Modal: %w", ctx.Err())
+		a := ss.attempt
+		if a == nil {
+			if !b.begin() {
+				ss.mu.Unlock()
+				return nil, ErrClosed
+			}
+			a = &sessionAttempt{done: make(chan struct{})}
+			ss.attempt = a
+			go func() {
+				defer b.ops.Done()
+				b.openSession(a)
+			}()
+		}
+		ss.mu.Unlock()
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("modal: waiting for the connection to Modal: %w", ctx.Err())
+		}
+		if a.err != nil {
+			return nil, a.err
+		}
+		// The attempt made its session current: take it (or, should it
+		// have been dropped already, try again).
 	}
 }
 
@@ -99,7 +113,12 @@ func (b *Backend) openSession(a *sessionAttempt) {
 		s, err = nil, ErrClosed
 	}
 	if err == nil {
+		s.refs = 1 // the backend's, while current
 		ss.cur = s
+		if ss.open == nil {
+			ss.open = map[*session]struct{}{}
+		}
+		ss.open[s] = struct{}{}
 	}
 	ss.attempt = nil
 	a.sess, a.err = s, err
@@ -140,28 +159,59 @@ func (b *Backend) connect(ctx context.Context) (*session, error) {
 // drop gives up on s when Modal says its credentials or its App are no
 // longer good (a revoked token, a deleted App): the next call connects
 // again, reading the credentials afresh, instead of failing the same way
-// until a restart.
+// until a restart. Its client is closed once the calls and sandboxes
+// still using it let go of it.
 func (ss *sessions) drop(s *session) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.cur == s {
-		ss.cur = nil
-		ss.dropped = append(ss.dropped, s)
+	if ss.cur != s {
+		ss.mu.Unlock()
+		return
 	}
+	ss.cur = nil
+	ss.release(s) // unlocks
 }
 
-// close closes the clients of the current and dropped sessions and
+// hold takes a reference to s for a new holder.
+func (ss *sessions) hold(s *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.refs++
+}
+
+// put lets go of a reference taken by session or hold.
+func (ss *sessions) put(s *session) {
+	ss.mu.Lock()
+	ss.release(s) // unlocks
+}
+
+// release drops one reference to s with ss.mu held, and unlocks it; the
+// last reference to a session no longer current closes its client.
+func (ss *sessions) release(s *session) {
+	s.refs--
+	if s.refs > 0 || ss.cur == s || s.closed {
+		ss.mu.Unlock()
+		return
+	}
+	s.closed = true
+	delete(ss.open, s)
+	ss.mu.Unlock()
+	s.client.Close()
+}
+
+// close closes the clients of every open session, held or not, and
 // refuses new ones. An attempt in flight sees closed when it ends.
 func (ss *sessions) close() {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	ss.closed = true
-	if ss.cur != nil {
-		ss.dropped = append(ss.dropped, ss.cur)
-		ss.cur = nil
+	ss.cur = nil
+	open := make([]*session, 0, len(ss.open))
+	for s := range ss.open {
+		s.closed = true
+		open = append(open, s)
 	}
-	for _, s := range ss.dropped {
+	ss.open = nil
+	ss.mu.Unlock()
+	for _, s := range open {
 		s.client.Close()
 	}
-	ss.dropped = nil
 }

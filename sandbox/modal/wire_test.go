@@ -8,7 +8,7 @@ import (
 
 	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
 
-	"github.com/airlock-mcp/airlock-mcp/policy"
+	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal/modaltest"
 )
@@ -23,46 +23,35 @@ func createRequests(t *testing.T, srv *modaltest.Server) []*pb.SandboxCreateV2Re
 	return out
 }
 
-// TestNetworkOnTheWire runs one call per network policy, from the policy
-// file's section through OptionsFromPolicy, and checks the network access
-// the create request carries.
+// TestNetworkOnTheWire runs one call per set of network rules, mapped by
+// NetworkFor, and checks the network access the create request carries.
 func TestNetworkOnTheWire(t *testing.T) {
-	tls := func(h string) policy.NetworkRule { return policy.NetworkRule{Host: h, Ports: []int{443}} }
-	cidr := func(c string) policy.NetworkRule { return policy.NetworkRule{CIDR: c} }
+	tls := func(h string) netrules.Rule { return netrules.Rule{Host: h, Ports: []int{443}} }
+	cidr := func(c string) netrules.Rule { return netrules.Rule{CIDR: c} }
 	tests := []struct {
 		name    string
-		network policy.Network
+		rules   netrules.Rules
 		typ     pb.NetworkAccess_NetworkAccessType
 		domains []string
 		cidrs   []string
 	}{
-		{"no network policy", policy.Default().Network, pb.NetworkAccess_BLOCKED, nil, nil},
-		{"allow_egress false", policy.Network{AllowEgress: false, Allow: []policy.NetworkRule{}}, pb.NetworkAccess_BLOCKED, nil, nil},
-		{"hostnames (advisory)", policy.Network{AllowEgress: true, OnUnenforceable: policy.Advisory, Allow: []policy.NetworkRule{tls("pypi.org"), tls("*.pythonhosted.org")}},
+		{"no network rules", netrules.Rules{}, pb.NetworkAccess_BLOCKED, nil, nil},
+		{"allow_egress false", netrules.Rules{AllowEgress: false, Allow: []netrules.Rule{}}, pb.NetworkAccess_BLOCKED, nil, nil},
+		{"hostnames (advisory)", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{tls("pypi.org"), tls("*.pythonhosted.org")}},
 			pb.NetworkAccess_ALLOWLIST, []string{"pypi.org", "pythonhosted.org", "*.pythonhosted.org"}, nil},
-		{"CIDRs", policy.Network{AllowEgress: true, Allow: []policy.NetworkRule{cidr("203.0.113.0/24"), cidr("2001:db8::/32")}, Deny: []policy.NetworkRule{cidr("203.0.113.0/26")}},
+		{"CIDRs", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("203.0.113.0/24"), cidr("2001:db8::/32")}, Deny: []netrules.Rule{cidr("203.0.113.0/26")}},
 			pb.NetworkAccess_ALLOWLIST, nil, []string{"203.0.113.64/26", "203.0.113.128/25", "2001:db8::/32"}},
-		{"hostnames and CIDRs (advisory)", policy.Network{AllowEgress: true, OnUnenforceable: policy.Advisory, Allow: []policy.NetworkRule{cidr("10.0.0.0/8"), tls("api.example.com")}},
+		{"hostnames and CIDRs (advisory)", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{cidr("10.0.0.0/8"), tls("api.example.com")}},
 			pb.NetworkAccess_ALLOWLIST, []string{"api.example.com"}, []string{"10.0.0.0/8"}},
 	}
 	srv := startCP(t, modaltest.Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := policy.Default()
-			p.Network.AllowEgress, p.Network.Allow, p.Network.Deny = tt.network.AllowEgress, tt.network.Allow, tt.network.Deny
-			if tt.network.OnUnenforceable != "" {
-				p.Network.OnUnenforceable = tt.network.OnUnenforceable
-			}
-			if err := p.Validate(); err != nil {
-				t.Fatalf("policy: %v", err)
-			}
-			opts, err := OptionsFromPolicy(p)
-			if err != nil {
-				t.Fatalf("OptionsFromPolicy: %v", err)
-			}
+			opts := baseOptions()
+			opts.Network = NetworkFor(tt.rules)
 			srv.ResetRequests()
 			b := newBackend(t, srv, opts)
-			if res, err := b.Execute(testContext(t), sandbox.Request{Code: "1", Limits: opts.PoolLimits}); err != nil || res.Status != sandbox.StatusOK {
+			if res, err := b.Execute(testContext(t), sandbox.Request{Code: "1", Limits: opts.DefaultLimits}); err != nil || res.Status != sandbox.StatusOK {
 				t.Fatalf("Execute: %+v, %v", res, err)
 			}
 			reqs := createRequests(t, srv)
@@ -80,17 +69,6 @@ func TestNetworkOnTheWire(t *testing.T) {
 				t.Errorf("allowed CIDRs %q, want %q", got, tt.cidrs)
 			}
 		})
-	}
-}
-
-// TestUnenforceableNetworkIsRefused: a rule Modal cannot enforce stops the
-// backend from being built, naming the rule, before any call to Modal.
-func TestUnenforceableNetworkIsRefused(t *testing.T) {
-	p := policy.Default()
-	p.Network = policy.Network{AllowEgress: true, OnUnenforceable: policy.Refuse, Allow: []policy.NetworkRule{{Host: "pypi.org", Ports: []int{80, 443}}}}
-	_, err := OptionsFromPolicy(p)
-	if err == nil || !strings.Contains(err.Error(), "/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443") {
-		t.Errorf("OptionsFromPolicy = %v", err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/initconfig"
 )
 
 // landlockABI is the Landlock ABI the ruleset is written for. Pinned, so a
@@ -32,7 +34,7 @@ func landlockConfig() landlock.Config {
 func landlockRules() []landlock.Rule {
 	return []landlock.Rule{
 		landlock.RODirs("/"),
-		landlock.RWDirs("/tmp", Workdir, "/dev/shm"),
+		landlock.RWDirs("/tmp", initconfig.Workdir, "/dev/shm"),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full"),
 	}
 }

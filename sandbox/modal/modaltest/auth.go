@@ -155,7 +155,13 @@ func (s *Server) authorizeTask(ctx context.Context, taskID string) (*sandbox, er
 	if sb == nil {
 		return nil, status.Errorf(codes.NotFound, "task %s not found", taskID)
 	}
-	if !sb.isLive() {
+	sb.mu.Lock()
+	live, lost := sb.live, sb.lost
+	sb.mu.Unlock()
+	switch {
+	case lost:
+		return nil, errRouterLost
+	case !live:
 		return nil, status.Errorf(codes.NotFound, "task %s not found: sandbox %s has finished", taskID, sb.id)
 	}
 	return sb, nil

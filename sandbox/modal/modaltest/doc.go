@@ -19,7 +19,12 @@
 //
 // Every request is recorded, so tests can assert what went on the wire, and
 // faults and latency can be injected at any time; Hold keeps calls in
-// flight until the test releases them. Tests wait for the server to reach a
+// flight until the test releases them. Besides failing or delaying any
+// method, the faults of a misbehaving cloud: ThrottleOutput (output that
+// arrives slowly), DropOutput (a stream that fails after N bytes),
+// TerminateSandbox (Modal ending a sandbox) and DropRouter (a sandbox whose
+// machine vanishes: its router stops answering). OpenConnections counts
+// the clients' open connections, so a test sees a client leak. Tests wait for the server to reach a
 // state with Await, which re-checks a condition at each change the server
 // sees, rather than sleeping or polling.
 //

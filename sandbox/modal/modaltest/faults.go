@@ -16,6 +16,7 @@ type faults struct {
 	delays      map[string]time.Duration
 	holds       map[string]*hold
 	imageBuilds failure // failing ImageGetOrCreate results (not statuses)
+	output      outputFaults
 }
 
 // hold keeps the calls of a method waiting until it is released.
@@ -185,8 +186,8 @@ func (s *Server) SetMaxLiveSandboxes(n int) {
 	s.st.maxLive = max(n, 0)
 }
 
-// ClearFaults removes every injected failure and delay, releases every
-// hold, and removes the live sandbox limit.
+// ClearFaults removes every injected failure and delay (output faults
+// included), releases every hold, and removes the live sandbox limit.
 func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	s.faults.failures = map[string]*failure{}
@@ -196,6 +197,7 @@ func (s *Server) ClearFaults() {
 	}
 	s.faults.holds = map[string]*hold{}
 	s.faults.imageBuilds = failure{}
+	s.faults.output = outputFaults{}
 	s.faults.mu.Unlock()
 	s.SetMaxLiveSandboxes(0)
 }

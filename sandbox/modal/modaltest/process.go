@@ -38,7 +38,12 @@ const (
 	killNone       killReason = iota
 	killTimeout               // the exec's timeout passed: output ends in DeadlineExceeded
 	killTerminated            // its sandbox was terminated: NotFound everywhere
+	killRouterLost            // its sandbox's worker vanished: Unavailable everywhere (DropRouter)
 )
+
+// cutsAtOnce reports whether the end of the process's sandbox is the
+// reason: its output is cut at once, with no drain.
+func (r killReason) cutsAtOnce() bool { return r == killTerminated || r == killRouterLost }
 
 // process is one exec'd command, running locally in its own process group.
 type process struct {
@@ -175,8 +180,8 @@ func (s *Server) startProcess(execID string, spec execSpec) (*process, error) {
 func (p *process) kill(reason killReason) {
 	p.mu.Lock()
 	switch {
-	case reason == killTerminated:
-		p.killed = killTerminated
+	case reason.cutsAtOnce():
+		p.killed = reason
 	case p.state != nil || p.killed != killNone:
 		p.mu.Unlock()
 		return
@@ -190,7 +195,7 @@ func (p *process) kill(reason killReason) {
 
 	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
 	p.stdin.stop()
-	if reason == killTerminated {
+	if reason.cutsAtOnce() {
 		p.closeReaders()
 	} else {
 		time.AfterFunc(outputDrainGrace, p.closeReaders)
@@ -222,8 +227,11 @@ func (p *process) waitExit(d time.Duration) {
 func (p *process) exitStatus() (code, signal *int32, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.killed == killTerminated {
+	switch p.killed {
+	case killTerminated:
 		return nil, nil, status.Errorf(codes.NotFound, "exec %s not found: its sandbox was terminated", p.execID)
+	case killRouterLost:
+		return nil, nil, errRouterLost
 	}
 	ws, ok := p.state.Sys().(syscall.WaitStatus)
 	switch {
@@ -249,6 +257,8 @@ func (p *process) endOfOutput() error {
 		return status.Errorf(codes.DeadlineExceeded, "exec %s timed out", p.execID)
 	case killTerminated:
 		return status.Errorf(codes.NotFound, "exec %s not found: its sandbox was terminated", p.execID)
+	case killRouterLost:
+		return errRouterLost
 	}
 	return nil
 }

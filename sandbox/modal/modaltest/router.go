@@ -172,7 +172,11 @@ func (r *routerService) TaskExecStdioRead(req *pb.TaskExecStdioReadRequest, stre
 	}
 	offset := req.GetOffset()
 	for {
-		chunk, ended, changed, err := out.read(offset, stdioChunk)
+		limit, perByte, err := r.s.faults.outputPlan(req.GetFileDescriptor(), offset, stdioChunk)
+		if err != nil {
+			return err // an injected drop (DropOutput)
+		}
+		chunk, ended, changed, err := out.read(offset, limit)
 		if err != nil {
 			return status.Error(codes.OutOfRange, err.Error())
 		}
@@ -181,6 +185,9 @@ func (r *routerService) TaskExecStdioRead(req *pb.TaskExecStdioReadRequest, stre
 				return err
 			}
 			offset += uint64(len(chunk))
+			if err := pace(ctx, len(chunk), perByte); err != nil { // ThrottleOutput
+				return err
+			}
 			continue
 		}
 		if ended {

@@ -36,6 +36,7 @@ type sandbox struct {
 	execs    map[string]*process
 	started  []*process // execs, in the order they started
 	live     bool
+	lost     bool              // its router no longer answers (DropRouter)
 	result   *pb.GenericResult // set once finished
 	done     chan struct{}     // closed once finished and cleaned up
 	lifetime stopper
@@ -162,6 +163,11 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 // its directory is removed, then the result is published. A second call
 // waits for the first.
 func (s *Server) terminate(sb *sandbox, st pb.GenericResult_GenericStatus, reason string) {
+	s.finish(sb, st, reason, killTerminated)
+}
+
+// finish ends a sandbox as terminate says, its processes killed for kill.
+func (s *Server) finish(sb *sandbox, st pb.GenericResult_GenericStatus, reason string, kill killReason) {
 	sb.mu.Lock()
 	if !sb.live {
 		sb.mu.Unlock()
@@ -183,7 +189,7 @@ func (s *Server) terminate(sb *sandbox, st pb.GenericResult_GenericStatus, reaso
 	s.st.mu.Unlock()
 
 	for _, p := range procs {
-		p.kill(killTerminated)
+		p.kill(kill)
 	}
 	deadline := time.Now().Add(processExitGrace)
 	pgids := make([]int, 0, len(procs))

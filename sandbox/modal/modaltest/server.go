@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/modal-labs/modal-client/go/proto/modal_proto"
@@ -72,6 +73,7 @@ type Server struct {
 	changes  changes // tells Await of every change
 	faults   faults
 	st       state
+	conns    atomic.Int64   // client connections open (OpenConnections)
 	bg       sync.WaitGroup // every goroutine the server starts besides gRPC's own
 	serveErr chan error
 	close    sync.Once
@@ -143,7 +145,7 @@ func Start(opts Options) (*Server, error) {
 	pb.RegisterModalClientServer(s.grpc, &controlService{s: s})
 	pb.RegisterTaskCommandRouterServer(s.grpc, &routerService{s: s})
 
-	go func() { s.serveErr <- s.grpc.Serve(lis) }()
+	go func() { s.serveErr <- s.grpc.Serve(countingListener{Listener: lis, s: s}) }()
 	return s, nil
 }
 
