@@ -61,7 +61,7 @@ func (r Rule) IsWildcard() bool { return strings.HasPrefix(r.Host, "*.") }
 // for "*.example.com"); "" for a CIDR rule.
 func (r Rule) Apex() string { return strings.TrimPrefix(r.Host, "*.") }
 
-// String names the rule as an operator wrote it: "host pypi.org, ports
+// String names the rule as an operator wrote it: "host pypi.org, port
 // 443", "cidr 10.0.0.0/8, every port".
 func (r Rule) String() string {
 	what := "host " + r.Host

@@ -6,20 +6,20 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
-// Describe returns a few short lines for humans stating the effective
-// limits with their units, as printed by `airlock-mcp doctor` and `run`.
-func (p *Policy) Describe() string {
+// Describe returns a few short lines for people stating the effective
+// limits with their units, as a backend applies them: t is the backend's
+// account of its per-sandbox limits (sandbox.Capabilities.Limits of
+// DefaultLimits). `airlock-mcp doctor` and `policy check` print it, and
+// the airlock://policy resource carries it.
+func (p *Policy) Describe(t sandbox.LimitTerms) string {
 	l := p.Limits
-	python := p.Backend.Local.Python
-	if python == "" {
-		python = "auto (python3 on PATH, then /usr/bin/python3)"
-	}
 	var b strings.Builder
 	b.WriteString("timeout: " + formatSeconds(l.DefaultTimeoutS) + " s by default, " + formatSeconds(l.MaxTimeoutS) + " s at most\n")
-	b.WriteString("per sandbox: memory " + formatMiB(l.MemoryMB) + ", CPU " + strconv.Itoa(l.CPUTimeS) + " s, " +
-		strconv.Itoa(l.MaxProcesses) + " processes, " + strconv.Itoa(l.MaxOpenFiles) + " open files, files and scratch " + formatMiB(l.MaxFileMB) + "\n")
+	b.WriteString("per sandbox: " + t.PerSandbox + "\n")
 	b.WriteString("per call: code up to " + formatBytes(l.MaxCodeBytes) + ", output up to " + formatBytes(l.MaxOutputBytes) + " per stream; " +
 		strconv.Itoa(l.MaxConcurrent) + " calls at once\n")
 	rate := "no rate limit per client"
@@ -28,7 +28,6 @@ func (p *Policy) Describe() string {
 	}
 	b.WriteString("queue: up to " + strconv.Itoa(l.MaxQueued) + " calls wait up to " + formatSeconds(l.QueueTimeoutS) + " s for a slot, then \"server busy\"; " + rate + "\n")
 	b.WriteString("network: " + p.Network.Summary() + "\n")
-	b.WriteString("python: " + python + "; " + strconv.Itoa(p.Backend.Local.WarmSandboxes) + " warm sandbox(es)\n")
 	return b.String()
 }
 
@@ -45,14 +44,6 @@ func (p *Policy) SHA256() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// formatMiB formats n MiB, in GiB when whole ("512 MiB", "2 GiB").
-func formatMiB(n int) string {
-	if n >= 1024 && n%1024 == 0 {
-		return strconv.Itoa(n/1024) + " GiB"
-	}
-	return strconv.Itoa(n) + " MiB"
 }
 
 // formatBytes formats n bytes in the largest binary unit that divides it

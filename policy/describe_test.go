@@ -3,16 +3,20 @@ package policy
 import (
 	"strings"
 	"testing"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
+// TestDescribe: the summary states the limits with their units, the
+// backend's own account of the per-sandbox limits, and the network.
 func TestDescribe(t *testing.T) {
-	got := Default().Describe()
+	terms := sandbox.LimitTerms{PerSandbox: "the backend's words"}
+	got := Default().Describe(terms)
 	for _, want := range []string{
 		"timeout: 30 s by default, 300 s at most\n",
-		"memory 512 MiB", "CPU 60 s", "64 processes", "256 open files", "files and scratch 64 MiB",
+		"per sandbox: the backend's words\n",
 		"code up to 256 KiB", "output up to 64 KiB per stream", "4 calls at once",
 		"network: none\n",
-		"python: auto",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
@@ -20,10 +24,9 @@ func TestDescribe(t *testing.T) {
 	}
 	p := with(func(p *Policy) {
 		p.Limits.MemoryMB, p.Limits.MaxOutputBytes, p.Limits.DefaultTimeoutS = 2048, 1500, 0.5
-		p.Backend.Local.Python = "/opt/py/bin/python3"
 	})
-	got = p.Describe()
-	for _, want := range []string{"memory 2 GiB", "output up to 1500 B", "0.5 s by default", "python: /opt/py/bin/python3"} {
+	got = p.Describe(terms)
+	for _, want := range []string{"output up to 1500 B", "0.5 s by default"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
 		}
@@ -46,5 +49,28 @@ func TestSHA256(t *testing.T) {
 	changed := with(func(p *Policy) { p.Limits.MaxOpenFiles++ })
 	if changed.SHA256() == def {
 		t.Error("a changed limit does not change SHA256()")
+	}
+}
+
+// TestExplainPerCall: the per-call connection and transfer limits are the
+// Airlock proxy's; on Modal, which has none, the rules say they do not
+// apply, and the rules themselves read the same.
+func TestExplainPerCall(t *testing.T) {
+	n := with(func(p *Policy) {
+		p.Network.AllowEgress, p.Network.Allow = true, []NetworkRule{{Host: "pypi.org", Ports: []int{443}}}
+		p.Network.MaxConnections, p.Network.MaxTransferMB = 8, 16
+	}).Network
+	local, modal := n.Explain(true), n.Explain(false)
+	if !strings.Contains(local, "  per call: at most 8 connections and 16 MiB through the Airlock proxy\n") {
+		t.Errorf("Explain() =\n%s\nlacks the proxy's per-call limits", local)
+	}
+	if strings.Contains(modal, "at most 8 connections") ||
+		!strings.Contains(modal, "  per call: connections and transfer not capped (no Airlock proxy on this backend: max_connections and max_transfer_mb do not apply)\n") {
+		t.Errorf("ExplainModal() =\n%s\nwant the proxy's limits said not to apply", modal)
+	}
+	for _, same := range []string{"allow[0]: host pypi.org, port 443\n", "169.254.169.254/32 (cloud metadata)", "on_unenforceable: refuse\n"} {
+		if !strings.Contains(modal, same) {
+			t.Errorf("ExplainModal() =\n%s\nlacks %q", modal, same)
+		}
 	}
 }

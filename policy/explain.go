@@ -8,8 +8,18 @@ import (
 )
 
 // Explain lists the network rules as an operator reads them, built-in
-// denies and per-call limits included, one per line.
-func (n Network) Explain() string {
+// denies included, one per line, and the per-call limits: the Airlock
+// proxy's, when it carries the sandboxes' connections (proxyLimits, as the
+// backend's sandbox.LimitTerms say), else that none apply.
+func (n Network) Explain(proxyLimits bool) string {
+	if proxyLimits {
+		return n.explain(fmt.Sprintf("per call: at most %d connections and %d MiB through the Airlock proxy", n.MaxConnections, n.MaxTransferMB))
+	}
+	return n.explain("per call: connections and transfer not capped (no Airlock proxy on this backend: max_connections and max_transfer_mb do not apply)")
+}
+
+// explain lists the rules, with perCall stating the per-call limits.
+func (n Network) explain(perCall string) string {
 	var b strings.Builder
 	b.WriteString("network:\n")
 	if !n.AllowEgress {
@@ -29,7 +39,7 @@ func (n Network) Explain() string {
 	for _, d := range netrules.BuiltinDenies() {
 		b.WriteString("    " + d + "\n")
 	}
-	fmt.Fprintf(&b, "  per call: at most %d connections and %d MiB through the Airlock proxy\n", n.MaxConnections, n.MaxTransferMB)
+	b.WriteString("  " + perCall + "\n")
 	fmt.Fprintf(&b, "  on_unenforceable: %s\n", n.OnUnenforceable)
 	return b.String()
 }

@@ -22,8 +22,9 @@ func Load(path string) (*Policy, error) {
 //
 // The document is validated against the embedded policy.schema.json, then
 // every absent key takes its value from Default, then the checks the schema
-// cannot express run (default_timeout_s <= max_timeout_s; no network
-// egress). An empty document yields the defaults. Duplicate keys and YAML
+// cannot express run (default_timeout_s <= max_timeout_s; every network
+// rule well formed; no allow rules while allow_egress is false). An empty
+// document yields the defaults. Duplicate keys and YAML
 // aliases are refused; anchors alone are harmless and ignored.
 //
 // A document that is not acceptable yields a *LoadError listing every

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/netip"
+	"strconv"
 
 	"github.com/airlock-mcp/airlock-mcp/netrules"
 )
@@ -41,6 +42,20 @@ type Capabilities interface {
 	// Tool is how the execute_python tool description presents the
 	// backend's sandboxes, under limits l and rules r.
 	Tool(l Limits, r netrules.Rules, advisory bool) ToolTerms
+	// Limits says how the backend applies the per-sandbox limits l, as the
+	// policy's summary (`policy check`, doctor, airlock://policy) states
+	// them.
+	Limits(l Limits) LimitTerms
+}
+
+// LimitTerms are a backend's words for how it applies the limits.
+type LimitTerms struct {
+	// PerSandbox is the summary's "per sandbox" line: "memory 512 MiB,
+	// CPU 60 s, 64 processes, ...".
+	PerSandbox string
+	// ProxyLimits: the Airlock proxy carries the sandboxes' connections, so
+	// the per-call connection and transfer limits apply.
+	ProxyLimits bool
 }
 
 // ToolTerms are a backend's words in the execute_python tool description.
@@ -99,6 +114,12 @@ func (Undeclared) Blocker(netrules.Rules) func(string, netip.Addr, int) bool { r
 
 // Ledger is nil.
 func (Undeclared) Ledger(netrules.Rules, bool) *Network { return nil }
+
+// Limits lists the limits as given.
+func (Undeclared) Limits(l Limits) LimitTerms {
+	return LimitTerms{PerSandbox: "memory " + FormatMiB(l.MemoryBytes) + ", CPU " + FormatSeconds(l.CPUTime) + " s, " +
+		strconv.Itoa(l.MaxProcesses) + " processes, " + strconv.Itoa(l.MaxOpenFiles) + " open files, files and scratch " + FormatMiB(l.MaxFileBytes)}
+}
 
 // Tool describes a plain sandbox.
 func (Undeclared) Tool(Limits, netrules.Rules, bool) ToolTerms {

@@ -60,8 +60,9 @@ type Limited struct {
 // sandbox. Name and Close delegate to b. It panics if n < 1: a limit is a
 // configuration the policy has already validated.
 //
-// The wrapper exposes only the Backend methods: optional interfaces b may
-// implement are not visible through it.
+// The wrapper exposes the Backend methods and b's Capabilities (it is
+// Capable): other optional interfaces b may implement are not visible
+// through it.
 func LimitConcurrency(b Backend, n int) *Limited {
 	if n < 1 {
 		panic(fmt.Sprintf("sandbox: LimitConcurrency with n = %d; want at least 1", n))

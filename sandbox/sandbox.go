@@ -35,7 +35,8 @@ type Limits struct {
 	// MaxOutputBytes caps the bytes of stdout and of stderr returned (each).
 	MaxOutputBytes int
 	// MaxFileBytes caps the size of any one file written, and the size of the
-	// sandbox's private scratch space (/tmp and the working directory).
+	// sandbox's private scratch space (/tmp, the working directory and
+	// /dev/shm, on the local backend).
 	MaxFileBytes int64
 	// MaxOpenFiles caps open file descriptors.
 	MaxOpenFiles int

@@ -20,9 +20,10 @@ const PolicyResourceURI = "airlock://policy"
 func policyText(p *policy.Policy, b sandbox.Backend) string {
 	var sb strings.Builder
 	sb.WriteString("Airlock policy in force (backend " + b.Name() + ", policy sha256 " + p.SHA256() + ")\n\n")
-	sb.WriteString(p.Describe())
+	terms := sandbox.CapabilitiesOf(b).Limits(p.DefaultLimits())
+	sb.WriteString(p.Describe(terms))
 	sb.WriteString("\n")
-	sb.WriteString(p.Network.Explain())
+	sb.WriteString(p.Network.Explain(terms.ProxyLimits))
 	sb.WriteString("\nenforcement on " + b.Name() + ":\n")
 	enforcement := sandbox.CapabilitiesOf(b).Enforcement(p.Network.Rules())
 	for _, line := range strings.Split(strings.TrimRight(enforcement, "\n"), "\n") {

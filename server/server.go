@@ -1,6 +1,10 @@
 // Package server wires airlock-mcp's tools into an MCP server (mcp-go): it
-// registers every tool, validates each call's arguments against the tool's
-// compiled input schema, logs each call, and serves the result over stdio.
+// registers every tool behind the call pipeline (the per-client rate limit,
+// validation of each call's arguments against the tool's compiled input
+// schema, then a log line, metrics and an audit record per call), publishes
+// the airlock://policy resource, and serves the server over stdio
+// (ServeStdio) or HTTP (HTTPTransport: streamable HTTP and HTTP+SSE, with
+// bearer tokens, sessions bound to their client and connection limits).
 package server
 
 import (

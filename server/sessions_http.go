@@ -101,7 +101,7 @@ func (s *sessions) guardMessages(next http.Handler) http.Handler {
 func (s *sessions) sseSessionID(ctx context.Context, _ *http.Request) (string, error) {
 	res := reservationFrom(ctx)
 	if res == nil {
-		return "", errors.New("no session reservation: SSE streams are opened through the session guard")
+		return "", errors.New("server: no session reservation: SSE streams are opened through the session guard")
 	}
 	return res.take(sseSession), nil
 }

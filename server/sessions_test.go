@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 )
@@ -142,5 +144,19 @@ func TestSessionStreamAndCallsTogether(t *testing.T) {
 	openStream(t, ts, aliceToken, id)
 	if code, body := listTools(t, ts, aliceToken, id); code != http.StatusOK {
 		t.Errorf("tools/list while the stream is open: %d %s", code, body)
+	}
+}
+
+// TestSSESessionIDWithoutReservation: mcp-go asking for an HTTP+SSE
+// session id outside the session guard gets an error naming this package,
+// and no id.
+func TestSSESessionIDWithoutReservation(t *testing.T) {
+	s := newSessions(SessionLimits{IdleTimeout: time.Minute, MaxPerClient: 1}, nil, nil)
+	id, err := s.sseSessionID(context.Background(), nil)
+	if id != "" || err == nil || !strings.HasPrefix(err.Error(), "server: no session reservation") {
+		t.Errorf("sseSessionID = %q, %v; want no id and an error starting \"server: no session reservation\"", id, err)
+	}
+	if s.count() != 0 {
+		t.Errorf("%d sessions, want none", s.count())
 	}
 }

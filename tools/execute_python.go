@@ -63,11 +63,7 @@ func executePythonArgsOf(v any) (executePythonArgs, error) {
 // ExecutePython builds the execute_python tool: its definition with the
 // policy's limits filled into the input schema and description, and a
 // handler that checks each call against p and runs it on b.
-func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ...Option) (Tool, error) {
-	o := options{progressInterval: DefaultProgressInterval}
-	for _, opt := range opts {
-		opt(&o)
-	}
+func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, error) {
 	if p == nil || b == nil {
 		return Tool{}, errors.New("tools: execute_python needs a policy and a backend")
 	}
@@ -107,7 +103,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ..
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, progress: o.progressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, progress: ProgressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,

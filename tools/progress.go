@@ -11,27 +11,9 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 )
 
-// DefaultProgressInterval is how often a long execution reports progress
+// ProgressInterval is how often a long execution reports progress
 // to a client that asked for it.
-const DefaultProgressInterval = 2 * time.Second
-
-// Option configures a tool.
-type Option func(*options)
-
-type options struct {
-	progressInterval time.Duration
-}
-
-// WithProgressInterval sets how often a running execution sends
-// notifications/progress to a client that sent a progress token; d <= 0
-// keeps DefaultProgressInterval.
-func WithProgressInterval(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.progressInterval = d
-		}
-	}
-}
+const ProgressInterval = 2 * time.Second
 
 // startProgress sends notifications/progress every interval while the call
 // behind ctx runs, when the client sent a progress token: progress is the

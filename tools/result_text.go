@@ -10,7 +10,9 @@ import (
 // FormatResult renders r as the short text content a model reads: stdout, then
 // stderr (labelled), then the final expression's value ("→ 42") or the error
 // (type: message, then traceback), then one status line for a timeout, a
-// kill, or truncated output. The structured content carries the same data.
+// kill, or truncated output, then one line per refused connection (at most
+// maxRefusalLines, then a count). The structured content carries the same
+// data.
 func FormatResult(r sandbox.Result) string {
 	var parts []string
 	add := func(s string) {

@@ -1,7 +1,6 @@
 package tools_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -20,8 +19,9 @@ import (
 // shows it, with testdata/<tool><variant>.golden.json, so that any change
 // to what the model sees is reviewed: under the default policy on the local
 // backend, on the local backend with egress rules (the Airlock proxy), and
-// on the Modal backend with an advisory network allowlist. Regenerate
-// with UPDATE_SNAPSHOTS=1 go test ./tools/.
+// on the Modal backend with an advisory network allowlist. A difference is
+// printed as a line diff (snapshotDiff). Regenerate with
+// UPDATE_SNAPSHOTS=1 go test ./tools/.
 func TestToolSnapshots(t *testing.T) {
 	modalPolicy := policy.Default()
 	modalPolicy.Network.AllowEgress = true
@@ -69,8 +69,8 @@ func TestToolSnapshots(t *testing.T) {
 				if err != nil {
 					t.Fatalf("read snapshot (run UPDATE_SNAPSHOTS=1 go test ./tools/ to create it): %v", err)
 				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s definition differs from %s (if intended, run UPDATE_SNAPSHOTS=1 go test ./tools/ and review the diff)\ngot:\n%s", name, path, got)
+				if d := snapshotDiff(want, got); d != "" {
+					t.Errorf("%s definition differs from %s (-%s +tools/list); if intended, run UPDATE_SNAPSHOTS=1 go test ./tools/ and review the change:\n%s", name, path, path, d)
 				}
 			})
 		}

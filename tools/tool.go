@@ -41,8 +41,8 @@ type Tool struct {
 }
 
 // All builds every tool airlock-mcp offers, in the order tools/list shows them.
-func All(p *policy.Policy, b sandbox.Backend, log *zap.Logger, opts ...Option) ([]Tool, error) {
-	ep, err := ExecutePython(p, b, log, opts...)
+func All(p *policy.Policy, b sandbox.Backend, log *zap.Logger) ([]Tool, error) {
+	ep, err := ExecutePython(p, b, log)
 	if err != nil {
 		return nil, err
 	}

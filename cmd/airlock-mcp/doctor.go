@@ -34,7 +34,7 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 	for i, c := range checks {
 		rows[i] = doctorRow{marker(c.State), c.Name, c.Detail}
 	}
-	return printDoctor(stdout, p, rows, ok,
+	return printDoctor(stdout, summary(p, local.Name), rows, ok,
 		"The local backend is ready.",
 		"The local backend cannot run on this host: fix the failed checks above.")
 }
@@ -43,15 +43,15 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 // was found.
 type doctorRow struct{ marker, name, detail string }
 
-// printDoctor prints the rows as a table, then the effective policy, then
-// the verdict; it returns the exit code.
-func printDoctor(stdout io.Writer, p *policy.Policy, rows []doctorRow, ok bool, ready, failed string) int {
+// printDoctor prints the rows as a table, then the effective policy as the
+// backend applies it (summary), then the verdict; it returns the exit code.
+func printDoctor(stdout io.Writer, summary string, rows []doctorRow, ok bool, ready, failed string) int {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.marker, r.name, r.detail)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\npolicy:\n%s\n", p.Describe())
+	fmt.Fprintf(stdout, "\npolicy:\n%s\n", summary)
 	if !ok {
 		fmt.Fprintln(stdout, "\n"+failed)
 		return 1

@@ -124,8 +124,10 @@ func TestModalBackendEndToEnd(t *testing.T) {
 	if res.IsError || out.Status != "ok" || out.Stdout != "hi\n" || out.Result == nil || *out.Result != "42" || out.Backend != "modal" {
 		t.Errorf("call: isError=%v %+v", res.IsError, out)
 	}
-	if srv.CreatedSandboxes() != 1 || srv.LiveSandboxes() != 0 {
-		t.Errorf("after one call: %d created, %d live; want 1 and 0", srv.CreatedSandboxes(), srv.LiveSandboxes())
+	// The answer does not wait for the sandbox's termination, which runs in
+	// the background: wait for it.
+	if err := awaitModal(srv, func() bool { return srv.LiveSandboxes() == 0 }); err != nil || srv.CreatedSandboxes() != 1 {
+		t.Errorf("after one call: %d created, %d live; want 1 and 0 (%v)", srv.CreatedSandboxes(), srv.LiveSandboxes(), err)
 	}
 
 	// Quota: an isError result that says what happened and what to do.
@@ -265,7 +267,7 @@ func TestDefaultBackendIsLocalWithModalCredentials(t *testing.T) {
 
 // TestBackendPolicyChecks: a policy a backend cannot honour stops startup
 // with the rule and the reason; doctor --backend modal reports the
-// credentials without calling Modal.
+// credentials without calling Modal, and the policy as Modal applies it.
 func TestBackendPolicyChecks(t *testing.T) {
 	srv := startModalCP(t)
 	dir := t.TempDir()
@@ -285,20 +287,23 @@ func TestBackendPolicyChecks(t *testing.T) {
 		env      []string
 		wantExit int
 		want     []string
+		not      []string
 	}{
-		{"local runs with egress through the Airlock proxy", []string{"--policy", egress, "run", "-"}, nil, 0, []string{"2"}},
+		{"local runs with egress through the Airlock proxy", []string{"--policy", egress, "run", "-"}, nil, 0, []string{"2"}, nil},
 		{"modal refuses a port-80 host rule", []string{"--policy", port80, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 2,
-			[]string{"/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443", "on_unenforceable: advisory"}},
+			[]string{"/network/allow/0: rule network.allow[0] (host pypi.org, ports 80, 443) cannot be enforced on Modal: Modal's domain allowlist admits only TLS on port 443", "on_unenforceable: advisory"}, nil},
 		{"modal runs an advisory policy and says so in the result", []string{"--policy", advisory, "--backend", "modal", "--json", "run", "-"}, srv.ClientEnv(), 0,
-			[]string{`"enforcement": "modal-advisory"`, "were only checked statically"}},
+			[]string{`"enforcement": "modal-advisory"`, "were only checked statically"}, nil},
 		{"modal runs open egress", []string{"--policy", egress, "--backend", "modal", "run", "-"}, srv.ClientEnv(), 0,
-			[]string{"2"}},
+			[]string{"2"}, nil},
 		{"doctor modal with credentials", []string{"--backend", "modal", "doctor"}, srv.ClientEnv(), 0,
-			[]string{"[ok]  credentials  found in the environment (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET)", "github.com/modal-labs/modal-client/go v0.11.1", "The Modal backend is configured"}},
+			[]string{"[ok]  credentials  found in the environment (MODAL_TOKEN_ID, MODAL_TOKEN_SECRET)", "github.com/modal-labs/modal-client/go v0.11.1", "The Modal backend is configured",
+				"processes and scratch space not capped", "\nmodal: app airlock-mcp (environment: the profile's), image python:3.12-slim;"},
+			[]string{"python: ", "warm sandbox"}},
 		{"doctor modal without credentials", []string{"--backend", "modal", "doctor"}, append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET="), 1,
-			[]string{"[FAILED]  credentials  Modal credentials are not configured"}},
+			[]string{"[FAILED]  credentials  Modal credentials are not configured"}, nil},
 		{"doctor local with egress checks the proxy", []string{"--policy", egress, "doctor"}, nil, 0,
-			[]string{"Airlock proxy: a network namespace with only loopback", "answered inside a sandbox"}},
+			[]string{"Airlock proxy: a network namespace with only loopback", "answered inside a sandbox", "\npython: auto"}, []string{"modal: app"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,6 +318,11 @@ func TestBackendPolicyChecks(t *testing.T) {
 			for _, w := range tc.want {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(string(out), n) {
+					t.Errorf("output has %q:\n%s", n, out)
 				}
 			}
 			if strings.Contains(tc.name, "doctor") && len(srv.Calls()) != 0 {

@@ -4,12 +4,13 @@
 //
 // Usage:
 //
-//	airlock-mcp [flags] [stdio]      serve MCP over stdio (the default)
-//	airlock-mcp [flags] run FILE.py  run a file (or - for stdin) and print the result
-//	airlock-mcp [flags] doctor       check that this host can run the backend
-//	airlock-mcp policy check FILE    validate a policy file and print how each backend enforces it
-//	airlock-mcp audit verify FILE    check the hash chain of an audit log
-//	airlock-mcp version              print the version
+//	airlock-mcp [flags] [stdio]              serve MCP over stdio (the default)
+//	airlock-mcp [flags] http                 serve MCP over streamable HTTP and HTTP+SSE
+//	airlock-mcp [flags] run FILE.py          run a file (or - for stdin) and print the result
+//	airlock-mcp [flags] doctor               check that this host can run the backend
+//	airlock-mcp [flags] policy check FILE    validate a policy file and print how each backend enforces it
+//	airlock-mcp audit verify FILE            check the hash chain of an audit log
+//	airlock-mcp version                      print the version
 package main
 
 import (
@@ -66,7 +67,8 @@ Usage:
                                     (with --backend modal: credentials, app, image, resources, network; no network call)
   airlock-mcp [flags] policy check FILE
                                     validate a policy file; print the effective policy and how each backend
-                                    enforces it (exit 1 if invalid, or if the --backend named refuses it)
+                                    enforces it (with --backend modal: as Modal receives it, settings and
+                                    allowlists; exit 1 if invalid, or if the --backend named refuses it)
   airlock-mcp audit verify FILE     check the hash chain of an audit log; say where it breaks
   airlock-mcp version               print the version
 

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
@@ -51,5 +52,15 @@ func (Capabilities) Tool(l sandbox.Limits, _ netrules.Rules, _ bool) sandbox.Too
 		Files:     fmt.Sprintf("Files can be written only in /tmp and the working directory (%d MiB in all) and are discarded afterwards.", l.MaxFileBytes>>20),
 		Processes: fmt.Sprintf("; %d processes", l.MaxProcesses),
 		Network:   ". Connections go through the Airlock proxy (HTTP_PROXY and HTTPS_PROXY are set; urllib, requests, httpx and pip use them); raw sockets, DNS lookups and UDP have no route. A refused connection gets HTTP 403 with the reason, and every attempt is listed in the result's network ledger",
+	}
+}
+
+// Limits: every limit is enforced per sandbox, and the Airlock proxy
+// carries every connection, so its per-call limits apply.
+func (Capabilities) Limits(l sandbox.Limits) sandbox.LimitTerms {
+	return sandbox.LimitTerms{
+		PerSandbox: "memory " + sandbox.FormatMiB(l.MemoryBytes) + ", CPU " + sandbox.FormatSeconds(l.CPUTime) + " s, " +
+			strconv.Itoa(l.MaxProcesses) + " processes, " + strconv.Itoa(l.MaxOpenFiles) + " open files, files and scratch " + sandbox.FormatMiB(l.MaxFileBytes),
+		ProxyLimits: true,
 	}
 }

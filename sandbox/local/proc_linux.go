@@ -138,7 +138,7 @@ func (p *proc) awaitSetup(ctx context.Context) error {
 		}
 	case <-ctx.Done():
 		p.kill()
-		return fmt.Errorf("sandbox setup: %w", ctx.Err())
+		return fmt.Errorf("local: sandbox setup: %w", ctx.Err())
 	}
 	select {
 	case <-p.ready:
@@ -156,7 +156,7 @@ func (p *proc) awaitSetup(ctx context.Context) error {
 		return fmt.Errorf("%w: the interpreter exited before it was ready: %s", ErrUnavailable, strings.TrimSpace(p.stderr.String()))
 	case <-ctx.Done():
 		p.kill()
-		return fmt.Errorf("sandbox setup: %w", ctx.Err())
+		return fmt.Errorf("local: sandbox setup: %w", ctx.Err())
 	}
 }
 
@@ -169,7 +169,7 @@ func (p *proc) awaitCgroups(ctx context.Context) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("sandbox setup: %w", ctx.Err())
+		return fmt.Errorf("local: sandbox setup: %w", ctx.Err())
 	}
 }
 

@@ -61,12 +61,21 @@ func (p *proc) receiveProxyListener() error {
 		return errors.New("receive the proxy listener: the sandbox sent none")
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return fmt.Errorf("receive the proxy listener: bad control message: %v", err)
+	if err != nil {
+		return fmt.Errorf("receive the proxy listener: bad control message: %w", err)
+	}
+	if len(msgs) != 1 {
+		return fmt.Errorf("receive the proxy listener: %d control messages, want 1", len(msgs))
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return fmt.Errorf("receive the proxy listener: %v", err)
+	if err != nil {
+		return fmt.Errorf("receive the proxy listener: %w", err)
+	}
+	if len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return fmt.Errorf("receive the proxy listener: %d descriptors, want 1", len(fds))
 	}
 	f := os.NewFile(uintptr(fds[0]), "proxy-listener")
 	defer f.Close()
@@ -98,7 +107,17 @@ s.recv(64).split(b"\r\n")[0].decode()`, ProxyPort)
 		return err
 	}
 	if res.Status != sandbox.StatusOK || res.Result == nil || !strings.Contains(*res.Result, " 400 ") {
-		return fmt.Errorf("status %s, answer %v, stderr %q", res.Status, res.Result, res.Stderr)
+		return probeFailure(res)
 	}
 	return nil
+}
+
+// probeFailure says what a failed probe got back: its status, the proxy's
+// answer (the repr of the status line read, if any) and the code's stderr.
+func probeFailure(res sandbox.Result) error {
+	answer := "none"
+	if res.Result != nil {
+		answer = *res.Result
+	}
+	return fmt.Errorf("status %s, answer %s, stderr %q", res.Status, answer, res.Stderr)
 }

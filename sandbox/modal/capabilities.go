@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/airlock-mcp/airlock-mcp/netrules"
@@ -26,24 +27,21 @@ func (b *Backend) Capabilities() sandbox.Capabilities { return Capabilities{} }
 // Title is "Modal".
 func (Capabilities) Title() string { return "Modal" }
 
-// Enforcement says what Modal enforces natively (its domain and CIDR
-// allowlists) and which rules are only advisory.
+// Enforcement says what Modal enforces natively, its domain and CIDR
+// allowlists exactly as NetworkFor sends them (a wildcard with its apex,
+// the CIDR blocks listed when there are a few, else counted), and which
+// rules are only advisory.
 func (c Capabilities) Enforcement(r netrules.Rules) string {
-	if !r.AllowEgress {
+	n := NetworkFor(r)
+	if n.Block {
 		return "no network: Modal BlockNetwork\n"
 	}
 	var b strings.Builder
-	var hosts []string
-	for _, a := range r.Allow {
-		if a.Host != "" {
-			hosts = append(hosts, a.Host)
-		}
+	if n.Domains != nil {
+		b.WriteString("natively: domain allowlist (TLS on port 443, by SNI): " + listOrNone(n.Domains) + "\n")
 	}
-	if len(hosts) > 0 {
-		b.WriteString("natively: domain allowlist (TLS on port 443, by SNI): " + strings.Join(hosts, ", ") + "\n")
-	}
-	if ps := r.AllowedPrefixes(); len(ps) > 0 {
-		fmt.Fprintf(&b, "natively: CIDR allowlist of %d blocks (deny rules and built-in denies left out)\n", len(ps))
+	if n.CIDRs != nil {
+		b.WriteString("natively: CIDR allowlist (every port): " + cidrAllowlistText(n.CIDRs, len(r.Allow) == 0) + "\n")
 	}
 	gaps := c.Gaps(r)
 	if len(gaps) == 0 {
@@ -53,6 +51,24 @@ func (c Capabilities) Enforcement(r netrules.Rules) string {
 		b.WriteString("ADVISORY only (Airlock static check): " + g.Rule + ": " + g.Why + "\n")
 	}
 	return b.String()
+}
+
+// cidrsListed is how many blocks of a CIDR allowlist Enforcement lists;
+// a longer allowlist (open egress is hundreds of blocks) is counted.
+const cidrsListed = 8
+
+// cidrAllowlistText lists the blocks of a CIDR allowlist, or counts them
+// and says what they cover; open says the policy allows every destination
+// not denied.
+func cidrAllowlistText(cidrs []string, open bool) string {
+	if len(cidrs) <= cidrsListed {
+		return listOrNone(cidrs)
+	}
+	covered := "the cidr allow rules"
+	if open {
+		covered = "every address"
+	}
+	return fmt.Sprintf("%d blocks (%s, without the deny cidr rules and the built-in denies)", len(cidrs), covered)
 }
 
 // Blocker is what Modal blocks under r: without egress, everything; with
@@ -97,4 +113,16 @@ func (c Capabilities) Tool(l sandbox.Limits, r netrules.Rules, advisory bool) sa
 			"; code naming a destination the policy denies but Modal would let through is refused before running)"
 	}
 	return t
+}
+
+// Limits: memory is Modal's hard limit; CPU time, open files and file size
+// are rlimits the code, root in its own container, could raise; processes
+// and scratch space are not capped. Sandboxes reach the network without
+// the Airlock proxy, so its per-call limits do not apply.
+func (Capabilities) Limits(l sandbox.Limits) sandbox.LimitTerms {
+	return sandbox.LimitTerms{
+		PerSandbox: "memory " + sandbox.FormatMiB(l.MemoryBytes) + " (Modal's hard limit); CPU " + sandbox.FormatSeconds(l.CPUTime) + " s, " +
+			strconv.Itoa(l.MaxOpenFiles) + " open files, files up to " + sandbox.FormatMiB(l.MaxFileBytes) +
+			" each (rlimits the code, root in its container, could raise); processes and scratch space not capped (a container of its own)",
+	}
 }

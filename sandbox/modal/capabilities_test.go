@@ -1,6 +1,7 @@
 package modal
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,8 +10,14 @@ import (
 )
 
 // TestEnforcement: what `policy check` and airlock://policy say Modal
-// enforces: natively its allowlists, the rest only advisory.
+// enforces: natively its allowlists, exactly as NetworkFor sends them (a
+// wildcard with its apex; a long CIDR allowlist counted), the rest only
+// advisory.
 func TestEnforcement(t *testing.T) {
+	many := netrules.Rules{AllowEgress: true}
+	for i := range cidrsListed + 1 {
+		many.Allow = append(many.Allow, netrules.Rule{CIDR: fmt.Sprintf("203.0.113.%d/32", 2*i)})
+	}
 	tests := []struct {
 		name  string
 		rules netrules.Rules
@@ -18,11 +25,19 @@ func TestEnforcement(t *testing.T) {
 	}{
 		{"no egress", netrules.Rules{}, "no network: Modal BlockNetwork\n"},
 		{"cidr rules only", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{{CIDR: "203.0.113.0/24"}}},
-			"natively: CIDR allowlist of 1 blocks (deny rules and built-in denies left out)\nevery rule enforced natively\n"},
+			"natively: CIDR allowlist (every port): 203.0.113.0/24\nevery rule enforced natively\n"},
 		{"a host and a cidr", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{{Host: "pypi.org", Ports: []int{443}}, {CIDR: "203.0.113.0/24"}}},
 			"natively: domain allowlist (TLS on port 443, by SNI): pypi.org\n" +
-				"natively: CIDR allowlist of 1 blocks (deny rules and built-in denies left out)\n" +
+				"natively: CIDR allowlist (every port): 203.0.113.0/24\n" +
 				"ADVISORY only (Airlock static check): network.allow[0] (host pypi.org, port 443): Modal matches this name on the TLS SNI only..."},
+		{"a wildcard is sent with its apex", netrules.Rules{AllowEgress: true, Allow: []netrules.Rule{{Host: "*.example.com", Ports: []int{443}}, {Host: "example.com", Ports: []int{443}}}},
+			"natively: domain allowlist (TLS on port 443, by SNI): example.com, *.example.com\nADVISORY only..."},
+		{"open egress: every address but the denies, counted", netrules.Rules{AllowEgress: true},
+			fmt.Sprintf("natively: CIDR allowlist (every port): %d blocks (every address, without the deny cidr rules and the built-in denies)\nevery rule enforced natively\n",
+				len(NetworkFor(netrules.Rules{AllowEgress: true}).CIDRs))},
+		{"more cidr rules than are listed", many,
+			fmt.Sprintf("natively: CIDR allowlist (every port): %d blocks (the cidr allow rules, without the deny cidr rules and the built-in denies)\n", cidrsListed+1) +
+				"every rule enforced natively\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,8 @@ type Backend struct {
 	// Panic, when not nil, makes Execute panic with it once the request is
 	// recorded.
 	Panic any
+	// Caps is what Capabilities returns; nil reads as sandbox.Undeclared.
+	Caps sandbox.Capabilities
 
 	once        sync.Once
 	started     chan struct{} // closed by the first call
@@ -48,6 +50,14 @@ func (b *Backend) channels() {
 		b.started = make(chan struct{})
 		b.interrupted = make(chan error, interruptedBuffer)
 	})
+}
+
+// Capabilities returns Caps, or sandbox.Undeclared.
+func (b *Backend) Capabilities() sandbox.Capabilities {
+	if b.Caps == nil {
+		return sandbox.Undeclared{}
+	}
+	return b.Caps
 }
 
 // Name returns BackendName, or "fake".

@@ -17,7 +17,8 @@
 //	airlock_build_info{version}                        gauge: always 1, labelled with the server version
 //
 // The status label is one of ok, error, timeout, killed, denied, invalid,
-// busy, rate_limited, cancelled; any other value is recorded as "other".
+// busy, rate_limited, cancelled, failed; any other value is recorded as
+// "other".
 // The tool, backend and reason labels take the caller's string, but to bound
 // cardinality (a tool name can come from a client) each keeps at most
 // [MaxLabelValues] distinct values; later new values, and values that are

@@ -24,9 +24,9 @@
 // arrives slowly), DropOutput (a stream that fails after N bytes),
 // TerminateSandbox (Modal ending a sandbox) and DropRouter (a sandbox whose
 // machine vanishes: its router stops answering). OpenConnections counts
-// the clients' open connections, so a test sees a client leak. Tests wait for the server to reach a
-// state with Await, which re-checks a condition at each change the server
-// sees, rather than sleeping or polling.
+// the clients' open connections, so a test sees a client leak. Tests wait
+// for the server to reach a state with Await, which re-checks a condition
+// at each change the server sees, rather than sleeping or polling.
 //
 // Typical use:
 //

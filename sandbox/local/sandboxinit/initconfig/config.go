@@ -127,7 +127,7 @@ type Rlimits struct {
 func (c *Config) Encode() (string, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
-		return "", fmt.Errorf("encode sandbox config: %w", err)
+		return "", fmt.Errorf("initconfig: encode: %w", err)
 	}
 	return string(b), nil
 }
@@ -136,17 +136,17 @@ func (c *Config) Encode() (string, error) {
 // named, no code run as host root, the descriptors named and distinct.
 func Decode(raw string) (*Config, error) {
 	if raw == "" {
-		return nil, fmt.Errorf("%s is not set", ConfigEnv)
+		return nil, fmt.Errorf("initconfig: %s is not set", ConfigEnv)
 	}
 	var c Config
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return nil, fmt.Errorf("decode sandbox config: %w", err)
+		return nil, fmt.Errorf("initconfig: decode: %w", err)
 	}
 	if c.Python == "" || len(c.Argv) == 0 {
-		return nil, errors.New("sandbox config names no interpreter")
+		return nil, errors.New("initconfig: the configuration names no interpreter")
 	}
 	if !c.Rootless && (c.UID == 0 || c.GID == 0) {
-		return nil, errors.New("sandbox config would run code as host root")
+		return nil, errors.New("initconfig: the configuration would run code as host root")
 	}
 	if err := c.checkDescriptors(); err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func (c *Config) checkDescriptors() error {
 	}
 	fds := []descriptor{{"envelope", c.EnvelopeFD}, {"setup status", c.SetupStatusFD}, {"code stderr", c.CodeStderrFD}}
 	if (c.ProxyPort != 0) != (c.ProxyChannelFD != 0) {
-		return fmt.Errorf("sandbox config has proxy port %d but proxy channel descriptor %d: both are set or neither", c.ProxyPort, c.ProxyChannelFD)
+		return fmt.Errorf("initconfig: proxy port %d but proxy channel descriptor %d: both are set or neither", c.ProxyPort, c.ProxyChannelFD)
 	}
 	if c.ProxyChannelFD != 0 {
 		fds = append(fds, descriptor{"proxy channel", c.ProxyChannelFD})
@@ -171,10 +171,10 @@ func (c *Config) checkDescriptors() error {
 	seen := map[int]string{}
 	for _, d := range fds {
 		if d.fd < 3 {
-			return fmt.Errorf("sandbox config names descriptor %d for the %s: want 3 or more, past stdio", d.fd, d.name)
+			return fmt.Errorf("initconfig: descriptor %d for the %s: want 3 or more, past stdio", d.fd, d.name)
 		}
 		if other, dup := seen[d.fd]; dup {
-			return fmt.Errorf("sandbox config names descriptor %d for both the %s and the %s", d.fd, other, d.name)
+			return fmt.Errorf("initconfig: descriptor %d for both the %s and the %s", d.fd, other, d.name)
 		}
 		seen[d.fd] = d.name
 	}

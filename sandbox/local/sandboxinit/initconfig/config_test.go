@@ -10,6 +10,7 @@ import (
 // the configuration, so it refuses one that leaves a descriptor unnamed,
 // names one among stdio or twice, or gives a proxy port without a proxy
 // channel or the reverse; it accepts any distinct numbers past stdio.
+// Every refusal starts with the package's name, once.
 func TestDecodeChecksTheDescriptors(t *testing.T) {
 	valid := func() Config {
 		return Config{Rootless: true, Python: "/usr/bin/python3", Argv: []string{"python3"},
@@ -49,10 +50,12 @@ func TestDecodeChecksTheDescriptors(t *testing.T) {
 				t.Errorf("Decode = %+v, want %+v", got, c)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("Decode = %v, want an error saying %q", err, tt.want)
+			case tt.want != "" && (!strings.HasPrefix(err.Error(), "initconfig: ") || strings.Count(err.Error(), "initconfig") != 1):
+				t.Errorf("Decode = %v, want it to start with \"initconfig: \", once", err)
 			}
 		})
 	}
-	if _, err := Decode(""); err == nil || !strings.Contains(err.Error(), ConfigEnv+" is not set") {
-		t.Errorf("Decode of nothing = %v, want %s is not set", err, ConfigEnv)
+	if _, err := Decode(""); err == nil || err.Error() != "initconfig: "+ConfigEnv+" is not set" {
+		t.Errorf("Decode of nothing = %v, want initconfig: %s is not set", err, ConfigEnv)
 	}
 }

@@ -67,9 +67,9 @@ var allowedSocketFamilies = []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6}
 // in any address space. With a memory cgroup those pages are charged to
 // the sandbox and the calls stay allowed; without one they are refused
 // (initconfig.Config.DenyUnaccountedMemory) with ENOSYS, as on a kernel
-// built without them, so libraries fall back to files: POSIX shared memory in /dev/shm
-// (multiprocessing.shared_memory) lies in the scratch tmpfs, whose size is
-// capped. shmdt and the rest are refused with their creators, so that no
+// built without them, so libraries fall back to files: POSIX shared memory
+// in /dev/shm (multiprocessing.shared_memory) lies in the scratch tmpfs,
+// whose size is capped. shmdt and the rest are refused with their creators, so that no
 // part of System V IPC is half there.
 var unaccountedMemorySyscalls = []string{
 	"memfd_create",
@@ -102,8 +102,8 @@ func errno(e unix.Errno) seccomp.Action {
 // seccompFilter assembles the sandbox's filter with go-seccomp-bpf:
 // deniedSyscalls, and legacySyscalls where the architecture has them, fail
 // with EPERM, clone with namespace flags and mknod of device nodes too;
-// absentSyscalls answer ENOSYS; socket and socketpair
-// of any family but allowedSocketFamilies answer EAFNOSUPPORT; and, when
+// absentSyscalls answer ENOSYS; socket and socketpair of any family but
+// allowedSocketFamilies answer EAFNOSUPPORT; and, when
 // denyUnaccountedMemory, unaccountedMemorySyscalls answer ENOSYS.
 // System calls of another ABI (32-bit int 0x80 on x86-64) fail with
 // ENOSYS: go-seccomp-bpf lets them through to its default action, which
@@ -111,7 +111,7 @@ func errno(e unix.Errno) seccomp.Action {
 func seccompFilter(denyUnaccountedMemory bool) ([]bpf.Instruction, error) {
 	native, err := arch.GetInfo("")
 	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("syscallfilter: this architecture: %w", err)
 	}
 	// The family is an int, but the filter sees the whole 64-bit register
 	// while the kernel reads only its low half: a family is allowed only
@@ -150,7 +150,7 @@ func seccompFilter(denyUnaccountedMemory bool) ([]bpf.Instruction, error) {
 	policy := seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: groups}
 	body, err := policy.Assemble()
 	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble: %w", err)
+		return nil, fmt.Errorf("syscallfilter: assemble: %w", err)
 	}
 	const archOffset = 4 // offsetof(struct seccomp_data, arch)
 	return append([]bpf.Instruction{
@@ -171,8 +171,7 @@ func onArch(native *arch.Info, names []string) []string {
 	return have
 }
 
-// Build assembles seccompFilter into a program ready to
-// load.
+// Build assembles seccompFilter into a program ready to load.
 func Build(denyUnaccountedMemory bool) (*Program, error) {
 	insts, err := seccompFilter(denyUnaccountedMemory)
 	if err != nil {
@@ -180,7 +179,7 @@ func Build(denyUnaccountedMemory bool) (*Program, error) {
 	}
 	raw, err := bpf.Assemble(insts)
 	if err != nil {
-		return nil, fmt.Errorf("seccomp: assemble BPF: %w", err)
+		return nil, fmt.Errorf("syscallfilter: assemble BPF: %w", err)
 	}
 	p := &Program{filters: make([]unix.SockFilter, len(raw))}
 	for i, r := range raw {
