@@ -30,6 +30,14 @@ func Default() *Policy {
 			MaxConnections:  64,
 			MaxTransferMB:   256,
 		},
+		Sessions: Sessions{
+			Enabled:       true,
+			MaxPerClient:  4,
+			MaxTotal:      16,
+			IdleTTLS:      900,
+			MaxLifetimeS:  14400,
+			EndOnShutdown: false,
+		},
 		Backend: BackendSettings{
 			Local: LocalSettings{Python: "", WarmSandboxes: 1},
 			Modal: ModalSettings{

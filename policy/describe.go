@@ -28,6 +28,7 @@ func (p *Policy) Describe(t sandbox.LimitTerms) string {
 	}
 	b.WriteString("queue: up to " + strconv.Itoa(l.MaxQueued) + " calls wait up to " + formatSeconds(l.QueueTimeoutS) + " s for a slot, then \"server busy\"; " + rate + "\n")
 	b.WriteString("network: " + p.Network.Summary() + "\n")
+	b.WriteString("sessions: " + p.Sessions.Summary() + "\n")
 	return b.String()
 }
 

@@ -17,6 +17,7 @@ func TestDescribe(t *testing.T) {
 		"per sandbox: the backend's words\n",
 		"code up to 256 KiB", "output up to 64 KiB per stream", "4 calls at once",
 		"network: none\n",
+		"sessions: up to 4 per client and 16 in all; each ends 900 s after its last call or 14400 s after it started; kept at shutdown",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
@@ -24,9 +25,10 @@ func TestDescribe(t *testing.T) {
 	}
 	p := with(func(p *Policy) {
 		p.Limits.MemoryMB, p.Limits.MaxOutputBytes, p.Limits.DefaultTimeoutS = 2048, 1500, 0.5
+		p.Sessions.Enabled = false
 	})
 	got = p.Describe(terms)
-	for _, want := range []string{"output up to 1500 B", "0.5 s by default"} {
+	for _, want := range []string{"output up to 1500 B", "0.5 s by default", "sessions: off (sessions.enabled: false)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
 		}

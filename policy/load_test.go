@@ -53,6 +53,13 @@ network:
     - host: "*.pythonhosted.org"
     - cidr: 2001:db8::/32
       ports: [22, 5432]
+sessions:
+  enabled: false
+  max_per_client: 2
+  max_total: 5
+  idle_ttl_s: 60
+  max_lifetime_s: 600
+  end_on_shutdown: true
 backend:
   local:
     python: /usr/bin/python3.12
@@ -75,6 +82,7 @@ backend:
 				{Host: "*.pythonhosted.org"},
 				{CIDR: "2001:db8::/32", Ports: []int{22, 5432}},
 			}, Deny: []NetworkRule{}, OnUnenforceable: Refuse, MaxConnections: 64, MaxTransferMB: 256},
+			Sessions: Sessions{Enabled: false, MaxPerClient: 2, MaxTotal: 5, IdleTTLS: 60, MaxLifetimeS: 600, EndOnShutdown: true},
 			Backend: BackendSettings{
 				Local: LocalSettings{Python: "/usr/bin/python3.12"},
 				Modal: ModalSettings{AppName: "my-app", Image: "ghcr.io/example/py:3.13", CPU: 2, MemoryMB: 1024,
@@ -93,6 +101,8 @@ backend:
 			with(func(p *Policy) { p.Limits.MaxCodeBytes = 4096 })},
 		{"anchor without alias", "p.yaml", "limits: &l\n  max_concurrent: 1\n",
 			with(func(p *Policy) { p.Limits.MaxConcurrent = 1 })},
+		{"sessions section alone keeps the other session defaults", "p.yaml", "sessions:\n  max_per_client: 16\n",
+			with(func(p *Policy) { p.Sessions.MaxPerClient = 16 })},
 		{"empty filename", "", "limits:\n  cpu_time_s: 5\n",
 			with(func(p *Policy) { p.Limits.CPUTimeS = 5 })},
 	}
@@ -236,6 +246,21 @@ func TestParseBad(t *testing.T) {
 		{name: "negative modal pool",
 			data: "backend:\n  modal:\n    pool_size: -1\n",
 			want: "policy.yaml:3: /backend/modal/pool_size: minimum: got -1, want 0"},
+		{name: "unknown sessions key",
+			data: "sessions:\n  idle_ttl: 60\n",
+			want: "policy.yaml:2: /sessions: additional properties 'idle_ttl' not allowed"},
+		{name: "zero idle expiry",
+			data: "sessions:\n  idle_ttl_s: 0\n",
+			want: "policy.yaml:2: /sessions/idle_ttl_s: minimum: got 0, want 1"},
+		{name: "more sessions per client than in all",
+			data: "sessions:\n  max_total: 2\n  max_per_client: 3\n",
+			want: "policy.yaml:3: /sessions/max_per_client: sessions.max_per_client 3 is greater than sessions.max_total 2; lower max_per_client or raise max_total"},
+		{name: "more sessions per client than the default total",
+			data: "sessions:\n  max_per_client: 17\n",
+			want: "policy.yaml:2: /sessions/max_per_client: sessions.max_per_client 17 is greater than sessions.max_total 16 (the default); lower max_per_client or raise max_total"},
+		{name: "a total below the default per client",
+			data: "sessions:\n  max_total: 3\n",
+			want: "policy.yaml:2: /sessions/max_total: sessions.max_per_client 4 (the default) is greater than sessions.max_total 3; lower max_per_client or raise max_total"},
 		{name: "empty modal image",
 			data: "backend:\n  modal:\n    image: \"\"\n",
 			want: "policy.yaml:3: /backend/modal/image: minLength: got 0, want 1"},

@@ -15,6 +15,8 @@ type Policy struct {
 	Limits Limits `json:"limits"`
 	// Network says what sandboxed code may reach.
 	Network Network `json:"network"`
+	// Sessions configures the clients' Python sessions.
+	Sessions Sessions `json:"sessions"`
 	// Backend holds per-backend settings.
 	Backend BackendSettings `json:"backend"`
 }

@@ -95,7 +95,8 @@ func (p *Policy) semanticProblems(pl *place) []Problem {
 			"default_timeout_s %s%s is greater than max_timeout_s %s%s; lower default_timeout_s or raise max_timeout_s",
 			formatSeconds(l.DefaultTimeoutS), defNote, formatSeconds(l.MaxTimeoutS), maxNote)))
 	}
-	return append(out, p.Network.problems(pl)...)
+	out = append(out, p.Network.problems(pl)...)
+	return append(out, p.Sessions.problems(pl)...)
 }
 
 // problems are the network section's semantic problems: malformed rules,

@@ -60,6 +60,63 @@
 // what the backend observed of the process (timeout, signal, exit code)
 // outrank it.
 //
+// # Session mode
+//
+// A session's interpreter serves many calls in one persistent __main__
+// (globals, imports and the working directory's files persist). The Go
+// side is SessionHarnessArgs, NewSessionCall and SessionCall.Send
+// (session_protocol.go, session_send_unix.go), SessionEnvelope and
+// Finalize with ProcessExit.Running (session_envelope.go,
+// finalize_session.go). Start:
+//
+//	python3 -I -S -u -B -c <harness> session <control> <workdir> [sys_path...]
+//
+// control is where calls come from, an AF_UNIX stream socket: "fd:N", an
+// inherited connected socket (the local backend), on which the harness
+// writes ReadyByte once it waits for its first call and then takes one
+// call after another until the backend closes it (the interpreter then
+// exits 0); or "listen:PATH", a socket the harness listens on at PATH
+// (it appears, by rename, only once it accepts), serving one call per
+// connection, one connection at a time, from a client the backend starts
+// per call (Modal); a connection that breaks the protocol is closed and
+// the next one served. Stdin, stdout and stderr point at /dev/null
+// between calls.
+//
+// A call is one message: a header line, then the code (UTF-8):
+//
+//	AIRLOCK-SESSION/1 <nonce> <max_repr> <code_len>\n<code of code_len bytes>
+//
+// sent with SCM_RIGHTS on its first byte carrying exactly three
+// descriptors: the call's stdout, stderr and envelope channel. nonce and
+// max_repr are as in a fresh run; code_len is at most
+// MaxSessionCodeBytes. The harness flushes, dup2()s the first two onto 1
+// and 2, runs the code like a fresh run does (REPL semantics), flushes,
+// points 1 and 2 back at /dev/null, writes one envelope frame on the third
+// and closes it. The frame is a fresh run's with one more JSON field,
+// "call": the interpreter's count of calls, from 1, which the backend must
+// find equal to its own (a server that attaches to a running session
+// learns it there). A SystemExit ends the call (its status is reported as
+// in a fresh run), not the interpreter.
+//
+// Interrupts. SIGINT to the interpreter raises KeyboardInterrupt in the
+// code, and only there (the harness ignores it in its own steps): the
+// call is then reported like any exception, and the interpreter lives on.
+// A backend sends it at a call's timeout or cancellation and gives the
+// interpreter a grace (DefaultSessionInterruptGrace) to report; past it,
+// it kills the sandbox. os._exit, a crash or a kill end the interpreter:
+// the session is over. At SIGXCPU (the CPU limit the backend moves before
+// each call) the harness exits with SessionCPULimitExit.
+//
+// Output without end of file. Processes the code left running may hold a
+// call's stdout, stderr and envelope channel open after the call, so a
+// backend cannot wait for their end of file: once the frame carrying the
+// call's nonce has arrived, everything the interpreter wrote during the
+// call is already in the pipes, and the backend takes exactly what they
+// hold, without blocking, and closes its ends (later writes meet EPIPE).
+// An envelope channel that reaches end of file without the frame means
+// the interpreter is going (or the code closed the channel): the backend
+// then waits for the interpreter's end, or the timeout.
+//
 // Descriptors. Besides stdio and envelope_fd, the harness uses none. A
 // backend wires them as its platform allows: the local backend passes a
 // pipe as envelope_fd, and its init helper gets descriptors of its own,

@@ -79,7 +79,13 @@ type Envelope struct {
 	// Result is the repr of the final expression, nil when none or None.
 	Result *string
 	Error  *ErrorInfo
+	// Call is the call's number in its session's interpreter, from 1
+	// (session mode); 0 for a fresh run, whose harness writes none.
+	Call int
 }
+
+// maxSessionCall bounds Envelope.Call.
+const maxSessionCall = 1<<31 - 1
 
 // ParseEnvelope accepts data only when it is exactly one frame carrying
 // nonce, whose declared length matches exactly and whose JSON decodes
@@ -185,6 +191,8 @@ func decodeEnvelopeJSON(p []byte) (Envelope, error) {
 			env.Result, err = d.nullableStr()
 		case "error":
 			env.Error, err = d.errorInfo()
+		case "call":
+			env.Call, err = d.callNumber()
 		default:
 			err = malformed("unknown field in envelope")
 		}
@@ -307,6 +315,23 @@ func (d envelopeDecoder) exitCode() (int, error) {
 	n, err := strconv.Atoi(string(num)) // rejects fractions and exponents
 	if err != nil || n < 0 || n > 255 {
 		return 0, malformed("exit_code is not an integer in 0..255")
+	}
+	return n, nil
+}
+
+// callNumber reads an integer literal in 1..maxSessionCall.
+func (d envelopeDecoder) callNumber() (int, error) {
+	tok, err := d.token()
+	if err != nil {
+		return 0, err
+	}
+	num, ok := tok.(json.Number)
+	if !ok {
+		return 0, malformed("call is not a number")
+	}
+	n, err := strconv.Atoi(string(num))
+	if err != nil || n < 1 || n > maxSessionCall {
+		return 0, malformed("call is not an integer in 1..%d", maxSessionCall)
 	}
 	return n, nil
 }

@@ -39,6 +39,14 @@ type ProcessExit struct {
 	// OOMKilled: the backend knows the sandbox hit its memory limit and the
 	// kernel killed a process of it (a cgroup OOM kill).
 	OOMKilled bool
+	// Running: the process outlived the execution, a call in a session
+	// whose interpreter regained control (after an interrupt, with
+	// TimedOut or Canceled). There is no exit status to weigh the envelope
+	// against: its exit code stands as reported, and it must carry Call.
+	Running bool
+	// Call, with Running, is the call's number in its session (see
+	// Envelope.Call).
+	Call int
 }
 
 // Linux signal numbers (the same on amd64 and arm64) that Finalize explains.
@@ -76,8 +84,10 @@ func signalName(s syscall.Signal) string {
 // cancellation or a signal decides the status whatever the envelope says.
 // Otherwise the envelope is used only when ParseEnvelope accepts it and its
 // exit code is the process's; a missing envelope is reported as such, and a
-// forged or malformed one is discarded with an "EnvelopeError". Output is
-// kept in every case.
+// forged or malformed one is discarded with an "EnvelopeError". For a
+// session's call whose interpreter lives on (exit.Running) the envelope
+// must carry the call's number instead, and a timeout or cancellation says
+// the code was interrupted, not killed. Output is kept in every case.
 func Finalize(backend string, exit ProcessExit, envelope []byte, nonce string, stdout, stderr *OutputBuffer, limits Limits) Result {
 	res := Result{
 		Backend:    backend,
@@ -96,6 +106,8 @@ func Finalize(backend string, exit ProcessExit, envelope []byte, nonce string, s
 	}
 
 	switch {
+	case exit.Running && (exit.TimedOut || exit.Canceled):
+		interrupted(&res, exit, envelope, nonce, limits)
 	case exit.TimedOut:
 		res.Status = StatusTimeout
 		res.TimedOut = true
@@ -109,6 +121,8 @@ func Finalize(backend string, exit ProcessExit, envelope []byte, nonce string, s
 	case exit.Signal != 0:
 		res.Status = StatusKilled
 		res.Error = &ErrorInfo{Type: "Killed", Message: signalMessage(exit, limits)}
+	case exit.Running:
+		fromSessionEnvelope(&res, exit.Call, envelope, nonce, limits)
 	default:
 		fromEnvelope(&res, exit.ExitCode, envelope, nonce, limits)
 	}
@@ -128,30 +142,41 @@ func fromEnvelope(res *Result, code int, envelope []byte, nonce string, limits L
 			Type:    "ProcessExit",
 			Message: "the process exited with code " + strconv.Itoa(code) + " before reporting a result (os._exit, or the interpreter crashed)",
 		}
-	case err != nil || env.ExitCode != code:
+	case err != nil || env.ExitCode != code || env.Call != 0:
 		res.Status = StatusError
-		res.Error = &ErrorInfo{
-			Type: "EnvelopeError",
-			Message: "the harness's result channel was tampered with (by the code or something it started), " +
-				"so the reported result was discarded; stdout and stderr are kept",
-		}
+		res.Error = tamperedEnvelope()
 	default:
-		res.Status = env.Status
-		res.Result = env.Result
-		res.Error = env.Error
-		switch {
-		case env.Error == nil:
-		case env.Error.Type == "MemoryError" && limits.MemoryBytes > 0:
-			info := *env.Error
-			info.Message += " (the sandbox memory limit is " + mib(limits.MemoryBytes) + " MiB)"
-			res.Error = &info
-		case strings.Contains(env.Error.Message, "SIGXCPU") && limits.CPUTime > 0:
-			// A process the code started died at the CPU time limit
-			// (subprocess's CalledProcessError names the signal).
-			info := *env.Error
-			info.Message += " (SIGXCPU: a process reached the sandbox's CPU time limit of " + seconds(limits.CPUTime) + " s)"
-			res.Error = &info
-		}
+		fromTrustedEnvelope(res, env, limits)
+	}
+}
+
+// tamperedEnvelope is the error of an envelope that was discarded.
+func tamperedEnvelope() *ErrorInfo {
+	return &ErrorInfo{
+		Type: "EnvelopeError",
+		Message: "the harness's result channel was tampered with (by the code or something it started), " +
+			"so the reported result was discarded; stdout and stderr are kept",
+	}
+}
+
+// fromTrustedEnvelope fills res from an envelope ParseEnvelope accepted and
+// the backend's observations agree with.
+func fromTrustedEnvelope(res *Result, env Envelope, limits Limits) {
+	res.Status = env.Status
+	res.Result = env.Result
+	res.Error = env.Error
+	switch {
+	case env.Error == nil:
+	case env.Error.Type == "MemoryError" && limits.MemoryBytes > 0:
+		info := *env.Error
+		info.Message += " (the sandbox memory limit is " + mib(limits.MemoryBytes) + " MiB)"
+		res.Error = &info
+	case strings.Contains(env.Error.Message, "SIGXCPU") && limits.CPUTime > 0:
+		// A process the code started died at the CPU time limit
+		// (subprocess's CalledProcessError names the signal).
+		info := *env.Error
+		info.Message += " (SIGXCPU: a process reached the sandbox's CPU time limit of " + seconds(limits.CPUTime) + " s)"
+		res.Error = &info
 	}
 }
 

@@ -65,13 +65,19 @@ sys.stdout.buffer.write(marshal.dumps(compile(source, "<string>", "exec", dont_i
 // marshal format is private to a Python version); the harness runs exactly
 // as with HarnessArgs, under the same file name.
 func PrecompiledHarnessArgs(code []byte, readyFD int) []string {
-	// marshal is built into every interpreter and bytes.fromhex needs no
-	// import: loading the harness opens no file.
-	loader := "import marshal\nexec(marshal.loads(bytes.fromhex(\"" + hex.EncodeToString(code) + "\")))"
-	return interpreterArgs(loader, readyFD)
+	return interpreterArgs(precompiledLoader(code), readyFD)
 }
 
-// ReadyByte is what the harness writes on its ready fd (see HarnessArgs).
+// precompiledLoader is the program that runs the harness's compiled code.
+// marshal is built into every interpreter and bytes.fromhex needs no
+// import: loading the harness opens no file.
+func precompiledLoader(code []byte) string {
+	return "import marshal\nexec(marshal.loads(bytes.fromhex(\"" + hex.EncodeToString(code) + "\")))"
+}
+
+// ReadyByte is what the harness writes on its ready fd (see HarnessArgs),
+// and, in session mode, on an inherited control socket once it waits for
+// its first call.
 const ReadyByte = '\n'
 
 // HarnessOptions configure one run of the harness.
@@ -116,12 +122,9 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 	if opts.EnvelopeFD < 3 {
 		return nil, fmt.Errorf("sandbox: envelope fd %d collides with the standard streams; want 3 or more", opts.EnvelopeFD)
 	}
-	maxRepr := opts.MaxReprBytes
-	if maxRepr == 0 {
-		maxRepr = DefaultMaxReprBytes
-	}
-	if maxRepr < MinReprBytes || maxRepr > DefaultMaxReprBytes {
-		return nil, fmt.Errorf("sandbox: MaxReprBytes %d out of range [%d, %d]", opts.MaxReprBytes, MinReprBytes, DefaultMaxReprBytes)
+	maxRepr, err := checkMaxRepr(opts.MaxReprBytes)
+	if err != nil {
+		return nil, err
 	}
 	paths := append([]string{opts.Workdir}, opts.SysPath...)
 	for _, p := range paths {
@@ -129,11 +132,10 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 			return nil, fmt.Errorf("sandbox: path %q is not valid UTF-8 without NUL bytes or newlines", p)
 		}
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return nil, fmt.Errorf("sandbox: generate nonce: %w", err)
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, err
 	}
-	nonce := hex.EncodeToString(raw[:])
 	// The two header lines of the protocol, which the harness splits
 	// without importing json.
 	header := fmt.Sprintf("%s %s %d %d\n%s", harnessMagic, nonce, opts.EnvelopeFD, maxRepr, strings.Join(paths, "\x00"))
@@ -142,6 +144,28 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 	stdin = append(stdin, '\n')
 	stdin = append(stdin, code...)
 	return &Invocation{Nonce: nonce, Stdin: stdin}, nil
+}
+
+// checkMaxRepr returns the repr cap to send for n (0: the default), or why
+// n is out of range.
+func checkMaxRepr(n int) (int, error) {
+	if n == 0 {
+		return DefaultMaxReprBytes, nil
+	}
+	if n < MinReprBytes || n > DefaultMaxReprBytes {
+		return 0, fmt.Errorf("sandbox: MaxReprBytes %d out of range [%d, %d]", n, MinReprBytes, DefaultMaxReprBytes)
+	}
+	return n, nil
+}
+
+// newNonce returns 128 bits from crypto/rand, in hex: a fresh nonce for
+// one call.
+func newNonce() (string, error) {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("sandbox: generate nonce: %w", err)
+	}
+	return hex.EncodeToString(raw[:]), nil
 }
 
 // ReprLimit is the MaxReprBytes a backend passes for limits: the default,

@@ -61,8 +61,9 @@ type Limited struct {
 // configuration the policy has already validated.
 //
 // The wrapper exposes the Backend methods and b's Capabilities (it is
-// Capable): other optional interfaces b may implement are not visible
-// through it.
+// Capable), and b's sessions through SessionsOf, each session call taking
+// a slot like Execute: other optional interfaces b may implement are not
+// visible through it.
 func LimitConcurrency(b Backend, n int) *Limited {
 	if n < 1 {
 		panic(fmt.Sprintf("sandbox: LimitConcurrency with n = %d; want at least 1", n))
@@ -99,6 +100,12 @@ func (l *Limited) Waiting() int { return int(l.waiting.Load()) }
 
 // Execute runs req on the wrapped backend once a slot is free.
 func (l *Limited) Execute(ctx context.Context, req Request) (Result, error) {
+	return l.inSlot(ctx, func() (Result, error) { return l.b.Execute(ctx, req) })
+}
+
+// inSlot runs execute once a slot is free, holding the slot until it
+// returns.
+func (l *Limited) inSlot(ctx context.Context, execute func() (Result, error)) (Result, error) {
 	// Check first: select picks at random when a slot and ctx.Done are both ready.
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sandbox: waiting for a free %s sandbox slot: %w", l.b.Name(), err)
@@ -115,7 +122,7 @@ func (l *Limited) Execute(ctx context.Context, req Request) (Result, error) {
 		l.queue.Observer.ExecutionFinished()
 		<-l.slots
 	}()
-	return l.b.Execute(ctx, req)
+	return execute()
 }
 
 // wait queues for a slot.

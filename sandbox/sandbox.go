@@ -84,6 +84,10 @@ type Result struct {
 	// enforced and each connection attempt. Nil until a backend or the
 	// Airlock layer fills it in.
 	Network *Network `json:"network"`
+	// Session, for a call that ran in a session, names it and says which
+	// call of its interpreter this was and whether it was restarted; nil
+	// (null) for a call in a fresh sandbox. The session registry fills it in.
+	Session *SessionInfo `json:"session"`
 }
 
 // How a network policy was enforced for one execution.
@@ -153,10 +157,10 @@ type Connection struct {
 // be set up); everything the code did, including crashing or timing out,
 // is reported in the Result.
 //
-// Backends that can keep a sandbox alive across several executions will
-// offer that through an additional, optional interface (as net/http does
-// with http.Flusher), so callers that only need one-shot execution keep
-// using this one. Likewise a backend states what it enforces of the
+// Backends that can keep a sandbox alive across several executions offer
+// that through an additional, optional interface, SessionBackend (as
+// net/http does with http.Flusher; see SessionsOf), so callers that only
+// need one-shot execution keep using this one. Likewise a backend states what it enforces of the
 // network rules through Capable (see CapabilitiesOf).
 type Backend interface {
 	// Name is the backend's short name as reported in Result.Backend.

@@ -30,6 +30,7 @@ func (p *pipeline) record(call *tools.Call, res *mcp.CallToolResult, callErr err
 		Client:        call.Client,
 		Session:       call.Session,
 		Tool:          call.Tool,
+		PythonSession: call.SessionName,
 		CodeSHA256:    call.CodeSHA256,
 		CodeBytes:     call.CodeBytes,
 		PolicyVersion: p.policy.Version,

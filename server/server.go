@@ -28,10 +28,16 @@ const Name = "airlock-mcp"
 
 // instructions tell the client how to use the server; the tool descriptions
 // and the airlock://policy resource carry the details.
-func instructions(p *policy.Policy) string {
+func instructions(p *policy.Policy, s tools.Sessions) string {
 	network := "with no network"
 	if p.Network.AllowEgress {
 		network = "whose network access the operator's policy limits (read " + PolicyResourceURI + ")"
+	}
+	if s.Registry != nil {
+		return "Runs Python in a sandbox with the execute_python tool. " +
+			"Each call is a fresh, isolated sandbox " + network + ", unless it names a session: " +
+			"the calls naming one share an interpreter whose variables, imports and files persist until it expires " +
+			"or is ended (end_session; list_sessions and " + SessionsResourceURI + " show yours)."
 	}
 	return "Runs Python in a sandbox with the execute_python tool. " +
 		"Each call is a fresh, isolated sandbox " + network + ": nothing persists between calls, " +
@@ -61,9 +67,16 @@ type Options struct {
 	// audit record is written), so that a shutdown can wait for them all.
 	InFlight *sync.WaitGroup
 	// AnonymousClient names callers without an authenticated identity, in
-	// the audit log and for rate limits: "stdio" on stdio; "" means
-	// "anonymous".
+	// the audit log, for rate limits, and as the owner of their Python
+	// sessions: on stdio the local user running the server (StdioClient);
+	// "" means "anonymous" (HTTP without tokens: every such caller is one
+	// client).
 	AnonymousClient string
+	// Sessions are the clients' Python sessions (execute_python's session
+	// argument, end_session, list_sessions, airlock://sessions), or why
+	// there are none. The caller closes the registry, after the server has
+	// stopped.
+	Sessions tools.Sessions
 }
 
 // New builds the MCP server: it builds every tool from opts and registers
@@ -85,7 +98,7 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	if version == "" {
 		version = "dev"
 	}
-	all, err := tools.All(opts.Policy, opts.Backend, log)
+	all, err := tools.All(opts.Policy, opts.Backend, opts.Sessions, log)
 	if err != nil {
 		return nil, fmt.Errorf("server: build tools: %w", err)
 	}
@@ -106,7 +119,7 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 		anonymous:    anonymous,
 	}
 	s := mcpserver.NewMCPServer(Name, version,
-		mcpserver.WithInstructions(instructions(opts.Policy)),
+		mcpserver.WithInstructions(instructions(opts.Policy, opts.Sessions)),
 		mcpserver.WithToolCapabilities(false),
 		mcpserver.WithResourceCapabilities(false, false),
 	)
@@ -114,5 +127,8 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 		s.AddTool(t.Definition, p.handler(t))
 	}
 	addPolicyResource(s, opts.Policy, opts.Backend)
+	if opts.Sessions.Registry != nil {
+		addSessionsResource(s, opts.Sessions.Registry, anonymous)
+	}
 	return s, nil
 }

@@ -69,6 +69,11 @@ type Call struct {
 	// Session is the MCP session id, or "".
 	Session string
 
+	// SessionName is the Python session the call names (execute_python's
+	// or end_session's session argument), once the handler has read it;
+	// "" for a call in a fresh sandbox.
+	SessionName string
+
 	// CodeSHA256 and CodeBytes identify the code, once the handler has
 	// read it (SetCode).
 	CodeSHA256 string

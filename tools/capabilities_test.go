@@ -58,7 +58,7 @@ func TestBackendsAreKnownByCapabilities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tool, err := tools.ExecutePython(p, tt.backend, zap.NewNop())
+			tool, err := tools.ExecutePython(p, tt.backend, tools.Sessions{}, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}

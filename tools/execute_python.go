@@ -25,6 +25,7 @@ const ExecutePythonName = "execute_python"
 type executePythonArgs struct {
 	Code     string
 	TimeoutS *float64 // nil: the policy's default
+	Session  string   // "": a fresh sandbox
 }
 
 // executePythonArgsOf reads execute_python's arguments from v, a call's
@@ -57,13 +58,17 @@ func executePythonArgsOf(v any) (executePythonArgs, error) {
 	default:
 		return args, fmt.Errorf("timeout_s is %T, not a number", t)
 	}
-	return args, nil
+	session, err := sessionArgOf(v)
+	args.Session = session
+	return args, err
 }
 
 // ExecutePython builds the execute_python tool: its definition with the
 // policy's limits filled into the input schema and description, and a
-// handler that checks each call against p and runs it on b.
-func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, error) {
+// handler that checks each call against p and runs it on b, or, with a
+// session argument, in the caller's session of that name (s; refused with
+// a sentence saying why when s offers none).
+func ExecutePython(p *policy.Policy, b sandbox.Backend, s Sessions, log *zap.Logger) (Tool, error) {
 	if p == nil || b == nil {
 		return Tool{}, errors.New("tools: execute_python needs a policy and a backend")
 	}
@@ -74,7 +79,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 	if err != nil {
 		return Tool{}, fmt.Errorf("tools: execute_python input schema: %w", err)
 	}
-	input, err := deriveExecutePythonInput(doc, p.Limits)
+	input, err := deriveExecutePythonInput(doc, p.Limits, s)
 	if err != nil {
 		return Tool{}, err
 	}
@@ -92,7 +97,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 	}
 
 	caps := sandbox.CapabilitiesOf(b)
-	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p, caps), input)
+	def := mcp.NewToolWithRawSchema(ExecutePythonName, executePythonDescription(p, caps, s), input)
 	def.RawOutputSchema = output
 	def.Title = "Run Python in a sandbox"
 	def.Annotations = mcp.ToolAnnotation{
@@ -103,7 +108,7 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, log *zap.Logger) (Tool, 
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, progress: ProgressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, sessions: s, progress: ProgressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -124,6 +129,8 @@ type executePython struct {
 	// ledger this layer fills in from the static check (see fillNetwork).
 	staticLedger *sandbox.Network
 	backend      sandbox.Backend
+	// sessions runs the calls that name a session.
+	sessions Sessions
 	// progress is the interval of progress notifications.
 	progress time.Duration
 	log      *zap.Logger
@@ -144,6 +151,12 @@ func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolRes
 		return mcp.NewToolResultError(msg)
 	}
 	call.SetCode(args.Code)
+	call.SessionName = args.Session
+	if args.Session != "" && h.sessions.Registry == nil {
+		msg := "Sessions are not available on this server: " + h.sessions.offReason() + "; leave out the session argument to run the code in a fresh sandbox (send everything it needs in one call)."
+		call.Deny("sessions", "sessions", msg)
+		return mcp.NewToolResultError(msg)
+	}
 
 	limits, d := h.policy.DecideExecute(args.Code, args.TimeoutS)
 	if !d.Allowed {
@@ -159,8 +172,12 @@ func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolRes
 		return mcp.NewToolResultError(pre.Message())
 	}
 
+	req := sandbox.Request{Code: args.Code, Limits: limits}
+	if args.Session != "" {
+		return h.runInSession(ctx, call, args.Session, req, pre)
+	}
 	stopProgress := startProgress(ctx, call.Request, h.progress, limits.Timeout)
-	res, err := h.backend.Execute(ctx, sandbox.Request{Code: args.Code, Limits: limits})
+	res, err := h.backend.Execute(ctx, req)
 	stopProgress()
 	if err != nil {
 		if errors.Is(err, sandbox.ErrBusy) {
@@ -209,6 +226,9 @@ func executePythonLogArgs(call *Call) []zap.Field {
 	fields := []zap.Field{zap.Int("code_bytes", codeBytes), zap.String("code_sha256", sha)}
 	if args.TimeoutS != nil {
 		fields = append(fields, zap.Float64("timeout_s", *args.TimeoutS))
+	}
+	if args.Session != "" {
+		fields = append(fields, zap.String("python_session", args.Session))
 	}
 	return fields
 }

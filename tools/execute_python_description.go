@@ -12,18 +12,23 @@ import (
 // turn: what the tool does, the isolation it gets, the effective limits and
 // network under p, and how results come back, in the words of the backend
 // with capabilities c. Keep it short.
-func executePythonDescription(p *policy.Policy, c sandbox.Capabilities) string {
+func executePythonDescription(p *policy.Policy, c sandbox.Capabilities, s Sessions) string {
 	l, n := p.Limits, p.Network
 	terms := c.Tool(p.DefaultLimits(), n.Rules(), n.OnUnenforceable == policy.Advisory)
 	network := "none (no network at all)"
 	if n.AllowEgress {
 		network = n.Summary() + terms.Network
 	}
+	persistence, sessions := "Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call.", ""
+	if s.Registry != nil {
+		persistence = "Without session, each call starts from nothing: no variables, imports or files persist between calls."
+		sessions = "\n" + sessionsDescription(p.Sessions)
+	}
 	return fmt.Sprintf(`Run Python code in a fresh, isolated %s and return its output.
-Each call starts from nothing: no variables, imports or files persist between calls, so send everything a computation needs in one call. %s Network: %s.
+%s %s Network: %s.%s
 Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s%s; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
 Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback.`,
-		terms.Sandbox, terms.Files, network,
+		terms.Sandbox, persistence, terms.Files, network, sessions,
 		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, terms.Processes,
 		byteSize(l.MaxOutputBytes))
 }
@@ -41,4 +46,14 @@ func byteSize(n int) string {
 	default:
 		return fmt.Sprintf("%d bytes", n)
 	}
+}
+
+// sessionsDescription tells the model, under the session policy ps, what
+// a session keeps, when to use one, when its state is lost, and the
+// limits.
+func sessionsDescription(ps policy.Sessions) string {
+	return fmt.Sprintf("Sessions: with session (a name you choose), the calls naming it share one interpreter in a sandbox of its own, created on first use, with the same isolation and limits: its globals, imports and files persist (the scratch space lasts the session's whole life), so load data or import heavy modules once, then work on them over many calls; calls in one session run one at a time. "+
+		"A session's state is lost when it ends: after %s s without a call, %s s after it started, by end_session, or when its interpreter dies (a crash, the memory limit, or code that ignores the interrupt at its timeout); the next call then starts afresh, and its result says restarted with the reason. "+
+		"You may keep %d sessions at once: end those you no longer need with end_session; list_sessions shows yours.",
+		strconv.Itoa(ps.IdleTTLS), strconv.Itoa(ps.MaxLifetimeS), ps.MaxPerClient)
 }

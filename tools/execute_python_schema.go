@@ -20,7 +20,11 @@ const (
 // JSON Schema's maxLength counts characters, while the policy counts UTF-8
 // bytes; the schema bound is therefore looser for non-ASCII code, and the
 // policy's byte check stays authoritative.
-func deriveExecutePythonInput(doc []byte, l policy.Limits) ([]byte, error) {
+//
+// When ss offers no sessions, the session property stays (a call naming one
+// is refused with a sentence saying why, not a schema error) but its
+// description says so instead of offering them.
+func deriveExecutePythonInput(doc []byte, l policy.Limits, ss Sessions) ([]byte, error) {
 	var s map[string]any
 	if err := json.Unmarshal(doc, &s); err != nil {
 		return nil, fmt.Errorf("tools: parse %s: %w", executePythonInputFile, err)
@@ -40,6 +44,13 @@ func deriveExecutePythonInput(doc []byte, l policy.Limits) ([]byte, error) {
 	code["maxLength"] = l.MaxCodeBytes
 	if d, ok := code["description"].(string); ok {
 		code["description"] = fmt.Sprintf("%s At most %d bytes (UTF-8).", d, l.MaxCodeBytes)
+	}
+	session, ok := props["session"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("tools: %s has no properties.session object", executePythonInputFile)
+	}
+	if ss.Registry == nil {
+		session["description"] = "Not available on this server (" + ss.offReason() + "): leave it out."
 	}
 	timeout["maximum"] = l.MaxTimeoutS
 	timeout["default"] = l.DefaultTimeoutS

@@ -132,7 +132,7 @@ func TestExecutePythonHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := &sandboxtest.Backend{Result: tt.result, Err: tt.backendErr}
-			tool, err := tools.ExecutePython(p, fb, zap.NewNop())
+			tool, err := tools.ExecutePython(p, fb, tools.Sessions{}, zap.NewNop())
 			if err != nil {
 				t.Fatalf("ExecutePython: %v", err)
 			}
@@ -189,7 +189,7 @@ func TestExecutePythonHandler(t *testing.T) {
 func TestExecutePythonLogsBackendError(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	fb := &sandboxtest.Backend{Err: errors.New("no python3")}
-	tool, err := tools.ExecutePython(policy.Default(), fb, zap.New(core))
+	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
@@ -208,7 +208,7 @@ func TestExecutePythonLogsBackendError(t *testing.T) {
 // the hash the handler recorded — and that arguments of another shape are
 // described by their size alone.
 func TestExecutePythonLogArgs(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
@@ -266,7 +266,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 func TestExecutePythonCancelled(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	fb := &sandboxtest.Backend{Err: context.Canceled}
-	tool, err := tools.ExecutePython(policy.Default(), fb, zap.New(core))
+	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}

@@ -52,7 +52,7 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := &sandboxtest.Backend{BackendName: tt.backend, Result: sandbox.Result{Status: sandbox.StatusOK, Backend: tt.backend, Network: tt.ledger}}
-			tool, err := tools.ExecutePython(tt.p, capable(fb), zap.NewNop())
+			tool, err := tools.ExecutePython(tt.p, capable(fb), tools.Sessions{}, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}

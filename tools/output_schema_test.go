@@ -24,7 +24,7 @@ func ptr[T any](v T) *T { return &v }
 // exactly the JSON of sandbox.Result: every field a required property, no
 // property without a field, and real results valid.
 func TestOutputSchemaMatchesResult(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}

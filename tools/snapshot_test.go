@@ -12,14 +12,17 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
+	"github.com/airlock-mcp/airlock-mcp/sessions"
 	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
 // TestToolSnapshots compares every tool's JSON definition, as tools/list
 // shows it, with testdata/<tool><variant>.golden.json, so that any change
 // to what the model sees is reviewed: under the default policy on the local
-// backend, on the local backend with egress rules (the Airlock proxy), and
-// on the Modal backend with an advisory network allowlist. A difference is
+// backend (with sessions: end_session and list_sessions too), on the local
+// backend with egress rules (the Airlock proxy), on the Modal backend with
+// an advisory network allowlist (without sessions), and on the local
+// backend with sessions turned off. A difference is
 // printed as a line diff (snapshotDiff). Regenerate with
 // UPDATE_SNAPSHOTS=1 go test ./tools/.
 func TestToolSnapshots(t *testing.T) {
@@ -35,18 +38,25 @@ func TestToolSnapshots(t *testing.T) {
 	localEgress.Network.AllowEgress = true
 	localEgress.Network.Allow = modalPolicy.Network.Allow
 	localEgress.Network.Deny = []policy.NetworkRule{{Host: "evil.pythonhosted.org"}}
+	reg, err := sessions.New(sessions.Options{Config: tools.SessionsConfig(policy.Default()), Backend: &sandboxtest.SessionBackend{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close(true) })
 	variants := []struct {
-		suffix  string
-		policy  *policy.Policy
-		backend *sandboxtest.Backend
+		suffix   string
+		policy   *policy.Policy
+		backend  *sandboxtest.Backend
+		sessions tools.Sessions
 	}{
-		{"", policy.Default(), &sandboxtest.Backend{BackendName: local.Name}},
-		{".modal", modalPolicy, &sandboxtest.Backend{BackendName: modal.Name}},
-		{".egress", localEgress, &sandboxtest.Backend{BackendName: local.Name}},
+		{"", policy.Default(), &sandboxtest.Backend{BackendName: local.Name}, tools.Sessions{Registry: reg}},
+		{".modal", modalPolicy, &sandboxtest.Backend{BackendName: modal.Name}, tools.Sessions{Registry: reg}},
+		{".egress", localEgress, &sandboxtest.Backend{BackendName: local.Name}, tools.Sessions{Registry: reg}},
+		{".nosessions", policy.Default(), &sandboxtest.Backend{BackendName: local.Name}, tools.Sessions{Off: "the operator turned sessions off (sessions.enabled: false)"}},
 	}
 	update := os.Getenv("UPDATE_SNAPSHOTS") == "1"
 	for _, v := range variants {
-		all, err := tools.All(v.policy, capable(v.backend), zap.NewNop())
+		all, err := tools.All(v.policy, capable(v.backend), v.sessions, zap.NewNop())
 		if err != nil {
 			t.Fatalf("tools.All: %v", err)
 		}

@@ -40,11 +40,24 @@ type Tool struct {
 	LogArgs func(call *Call) []zap.Field
 }
 
-// All builds every tool airlock-mcp offers, in the order tools/list shows them.
-func All(p *policy.Policy, b sandbox.Backend, log *zap.Logger) ([]Tool, error) {
-	ep, err := ExecutePython(p, b, log)
+// All builds every tool airlock-mcp offers, in the order tools/list shows
+// them: execute_python, and end_session and list_sessions when s offers
+// sessions.
+func All(p *policy.Policy, b sandbox.Backend, s Sessions, log *zap.Logger) ([]Tool, error) {
+	ep, err := ExecutePython(p, b, s, log)
 	if err != nil {
 		return nil, err
 	}
-	return []Tool{ep}, nil
+	if s.Registry == nil {
+		return []Tool{ep}, nil
+	}
+	end, err := EndSession(s.Registry, log)
+	if err != nil {
+		return nil, err
+	}
+	list, err := ListSessions(s.Registry, log)
+	if err != nil {
+		return nil, err
+	}
+	return []Tool{ep, end, list}, nil
 }

@@ -84,5 +84,9 @@ func modalSettings(p *policy.Policy) modal.Options {
 		MaxConcurrent: p.Limits.MaxConcurrent,
 		MaxTimeout:    time.Duration(math.Ceil(p.Limits.MaxTimeoutS)) * time.Second,
 		Network:       modal.NetworkFor(p.Network.Rules()),
+		// Modal's own limits on a session's sandbox, so that Modal ends it
+		// even when no server is left to.
+		SessionIdleTimeout: p.Sessions.IdleTTL(),
+		SessionLifetime:    p.Sessions.MaxLifetime(),
 	}
 }

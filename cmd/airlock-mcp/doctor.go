@@ -34,7 +34,7 @@ func doctor(ctx context.Context, o options, p *policy.Policy, stdout io.Writer) 
 	for i, c := range checks {
 		rows[i] = doctorRow{marker(c.State), c.Name, c.Detail}
 	}
-	return printDoctor(stdout, summary(p, local.Name), rows, ok,
+	return printDoctor(stdout, summary(p, local.Name)+sessionsVerdict(p, local.Name), rows, ok,
 		"The local backend is ready.",
 		"The local backend cannot run on this host: fix the failed checks above.")
 }

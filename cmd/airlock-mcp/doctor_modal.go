@@ -31,7 +31,7 @@ func doctorModal(o options, p *policy.Policy, stdout io.Writer) int {
 			rows[i].marker = "[FAILED]"
 		}
 	}
-	return printDoctor(stdout, summary(p, modal.Name), rows, ok,
+	return printDoctor(stdout, summary(p, modal.Name)+sessionsVerdict(p, modal.Name), rows, ok,
 		"The Modal backend is configured; Modal checks the credentials at the first call.",
 		"The Modal backend cannot run: fix the failed checks above.")
 }

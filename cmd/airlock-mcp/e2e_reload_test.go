@@ -17,7 +17,9 @@ import (
 // TestTokensReloadOnSIGHUP: `airlock-mcp http` re-reads its tokens file on
 // SIGHUP. A token added to the file is accepted once the server has logged
 // the reload; a file that no longer loads is logged as refused, and the
-// tokens in force stay.
+// tokens in force stay. The server starts with SIGHUP ignored, as under
+// nohup: it must take the signal over before it says it is serving (a
+// SIGHUP that came between the two was lost, found by a loaded run).
 func TestTokensReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	tokensFile := filepath.Join(dir, "tokens")
@@ -30,7 +32,7 @@ func TestTokensReloadOnSIGHUP(t *testing.T) {
 	}
 	write("alice " + alice + "\n")
 	addr := freeLoopbackAddr(t)
-	cmd := exec.Command(airlockBinary(t), "http", "--listen", addr, "--auth-tokens", tokensFile)
+	cmd := exec.Command("/bin/sh", "-c", `trap '' HUP; exec "$0" "$@"`, airlockBinary(t), "http", "--listen", addr, "--auth-tokens", tokensFile)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/airlock-mcp/airlock-mcp/server"
 )
 
 // TestRemoteShutdownDuringCalls: SIGTERM while calls run ends them, kills
@@ -249,7 +251,7 @@ func TestStdioShutdownDuringCall(t *testing.T) {
 	}
 	r := &remote{auditPath: auditPath}
 	recs := r.auditRecords(t)
-	if len(recs) != 1 || recs[0]["status"] != "cancelled" || recs[0]["client"] != "stdio" {
+	if len(recs) != 1 || recs[0]["status"] != "cancelled" || recs[0]["client"] != server.StdioClient() {
 		t.Errorf("audit records %v\n%s", recs, &stderr)
 	}
 }

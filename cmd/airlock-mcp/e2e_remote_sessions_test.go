@@ -78,7 +78,7 @@ func TestRemoteIdleConnectionsDoNotLockOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a safety net
 	defer cancel()
 	s := r.connect(t, "alice", nil)
-	if tools, err := s.ListTools(ctx, nil); err != nil || len(tools.Tools) != 1 {
+	if tools, err := s.ListTools(ctx, nil); err != nil || len(tools.Tools) != 3 { // execute_python, end_session, list_sessions
 		t.Fatalf("tools/list: %+v %v\n%s", tools, err, r.stderr)
 	}
 	if res, err := call(ctx, s, "6*7"); err != nil || res.IsError || !strings.Contains(contentText(res), "42") {

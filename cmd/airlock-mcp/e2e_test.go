@@ -92,8 +92,8 @@ func TestBinaryOverStdioWithOfficialSDK(t *testing.T) {
 			t.Errorf("execute_python declares no output schema")
 		}
 	}
-	if strings.Join(names, ",") != "execute_python" {
-		t.Fatalf("tools = %v, want [execute_python]", names)
+	if strings.Join(names, ",") != "end_session,execute_python,list_sessions" {
+		t.Fatalf("tools = %v, want [end_session execute_python list_sessions] (sessions are offered on the local backend)", names)
 	}
 
 	res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "execute_python", Arguments: map[string]any{"code": "print('hi')\n6*7"}})

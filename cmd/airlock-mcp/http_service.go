@@ -24,8 +24,12 @@ type httpService struct {
 // newHTTPService builds the MCP server for p on backend, and the HTTP
 // transport, connection limits and HTTP server that serve it as o asks.
 func newHTTPService(o options, p *policy.Policy, backend sandbox.Backend, c *calls, tokens *server.Tokens, m *metrics.Metrics, log *zap.Logger) (*httpService, error) {
+	ps, err := c.openSessions(p, backend, log)
+	if err != nil {
+		return nil, err
+	}
 	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
-		Audit: c.audit, Metrics: m, Stop: c.stop, InFlight: &c.inFlight})
+		Audit: c.audit, Metrics: m, Stop: c.stop, InFlight: &c.inFlight, Sessions: ps})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/server/audit"
+	"github.com/airlock-mcp/airlock-mcp/sessions"
 )
 
 // shutdownGrace bounds how long a shutdown waits for calls in flight once
@@ -24,6 +25,10 @@ type calls struct {
 	cancel   context.CancelFunc
 	inFlight sync.WaitGroup
 	audit    *audit.Writer // nil without --audit
+	// sessions keeps the clients' Python sessions; nil when none are
+	// offered. endSessions: shutdown ends them (sessions.end_on_shutdown).
+	sessions    *sessions.Registry
+	endSessions bool
 }
 
 // newCalls opens the audit log, when o asks for one.
@@ -42,8 +47,9 @@ func newCalls(o options, log *zap.Logger) (*calls, error) {
 }
 
 // shutdown cancels every call in progress (their sandboxes are killed),
-// waits up to shutdownGrace for them to resolve and be audited, closes the
-// backend (killing whatever sandbox remains, pooled ones included), then
+// waits up to shutdownGrace for them to resolve and be audited, stops the
+// session registry (see closeSessions), closes the backend (killing
+// whatever sandbox remains, pooled ones and local sessions included), then
 // flushes and closes the audit log.
 func (c *calls) shutdown(backend sandbox.Backend, log *zap.Logger) {
 	c.cancel()
@@ -57,6 +63,7 @@ func (c *calls) shutdown(backend sandbox.Backend, log *zap.Logger) {
 	case <-time.After(shutdownGrace):
 		log.Warn("calls still running after the shutdown grace; closing the backend under them")
 	}
+	c.closeSessions(log)
 	if backend != nil {
 		if err := backend.Close(); err != nil {
 			log.Error("closing the backend", zap.Error(err))

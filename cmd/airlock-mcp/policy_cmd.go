@@ -62,6 +62,7 @@ func runPolicy(args []string, backendFlag string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintln(stdout, "accepted")
 		fmt.Fprint(stdout, indent(b.caps.Enforcement(p.Network.Rules())))
+		fmt.Fprint(stdout, indent(sessionsVerdict(p, b.name)))
 	}
 	return status
 }

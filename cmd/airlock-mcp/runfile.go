@@ -42,7 +42,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 		return 2
 	}
 	defer backend.Close()
-	tool, err := tools.ExecutePython(p, backend, log)
+	tool, err := tools.ExecutePython(p, backend, tools.Sessions{Off: "`airlock-mcp run` runs each file in a fresh sandbox"}, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2

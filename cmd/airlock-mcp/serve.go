@@ -28,8 +28,13 @@ func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logge
 		return 1
 	}
 	defer c.shutdown(backend, log)
+	ps, err := c.openSessions(p, backend, log)
+	if err != nil {
+		log.Error("session registry setup failed", zap.Error(err))
+		return 1
+	}
 	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
-		Audit: c.audit, Stop: c.stop, InFlight: &c.inFlight, AnonymousClient: "stdio"})
+		Audit: c.audit, Stop: c.stop, InFlight: &c.inFlight, AnonymousClient: server.StdioClient(), Sessions: ps})
 	if err != nil {
 		log.Error("server setup failed", zap.Error(err))
 		return 1

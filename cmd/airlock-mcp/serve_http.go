@@ -46,6 +46,12 @@ func serveHTTP(ctx context.Context, o options, p *policy.Policy, log *zap.Logger
 	if err != nil {
 		return fail("%v", err)
 	}
+	// SIGHUP is ours before the server says it is serving: a reload asked
+	// for at once must not find the default action (exit) or an inherited
+	// SIG_IGN (nohup) in place.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	addr, served, err := h.serve(o)
 	if err != nil {
 		return fail("listen: %v", err)
@@ -54,16 +60,13 @@ func serveHTTP(ctx context.Context, o options, p *policy.Policy, log *zap.Logger
 		zap.Bool("auth", tokens != nil), zap.String("backend", backend.Name()), zap.String("policy_sha256", p.SHA256()),
 		zap.Int("max_connections", h.limits.Max), zap.Int("max_connections_per_address", h.limits.PerAddress),
 		zap.Int("max_sessions_per_client", o.http.maxSessionsPerClient), zap.Duration("session_idle_timeout", o.http.sessionIdle))
-	return h.run(ctx, served, tokens, c, log)
+	return h.run(ctx, hup, served, tokens, c, log)
 }
 
-// run is the serve loop: SIGHUP reloads the tokens; the server failing
-// ends it with 1; ctx ending (SIGINT, SIGTERM) shuts the server down and
-// ends it with 0.
-func (h *httpService) run(ctx context.Context, served <-chan error, tokens *server.Tokens, c *calls, log *zap.Logger) int {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// run is the serve loop: a signal on hup (SIGHUP) reloads the tokens; the
+// server failing ends it with 1; ctx ending (SIGINT, SIGTERM) shuts the
+// server down and ends it with 0.
+func (h *httpService) run(ctx context.Context, hup <-chan os.Signal, served <-chan error, tokens *server.Tokens, c *calls, log *zap.Logger) int {
 	for {
 		select {
 		case <-hup:

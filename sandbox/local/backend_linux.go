@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/initconfig"
@@ -38,6 +40,14 @@ type Backend struct {
 	closed  bool
 	running map[*os.Process]struct{}
 	wg      sync.WaitGroup
+	// sessions are the live sessions, which Close ends.
+	sessions map[*session]struct{}
+	// sessionGrace is Options.SessionInterruptGrace, defaulted.
+	sessionGrace time.Duration
+	// raiseCPUHard: the server may raise a sandbox's hard RLIMIT_CPU (root
+	// with CAP_SYS_RESOURCE), which a session's calls need for a hard
+	// CPU limit per call (see armCPULimit).
+	raiseCPUHard bool
 
 	warm *warmPool
 
@@ -74,13 +84,19 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("%w: cannot find own executable for the init helper: %w", ErrUnavailable, err)
 	}
 	b := &Backend{
-		interp:   in,
-		harness:  harness,
-		rootless: os.Geteuid() != 0,
-		layout:   lay,
-		self:     self,
-		running:  make(map[*os.Process]struct{}),
-		network:  opts.Network,
+		interp:       in,
+		harness:      harness,
+		rootless:     os.Geteuid() != 0,
+		layout:       lay,
+		self:         self,
+		running:      make(map[*os.Process]struct{}),
+		network:      opts.Network,
+		sessions:     make(map[*session]struct{}),
+		sessionGrace: opts.SessionInterruptGrace,
+	}
+	b.raiseCPUHard = !b.rootless && hasCapability(unix.CAP_SYS_RESOURCE)
+	if b.sessionGrace <= 0 {
+		b.sessionGrace = sandbox.DefaultSessionInterruptGrace
 	}
 	if !b.rootless {
 		// Before anything is named after the range: the cgroups' cleanup
@@ -197,8 +213,9 @@ func (b *Backend) untrack(cmd *exec.Cmd) {
 	b.wg.Done()
 }
 
-// Close kills every sandbox, running or warm, waits for them to be gone,
-// refuses further executions, and gives back the server's uid range.
+// Close kills every sandbox, running, warm or a session's, waits for them
+// to be gone, refuses further executions, and gives back the server's uid
+// range.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -206,6 +223,9 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.mu.Unlock()
+	b.closeSessions()
+	b.mu.Lock()
 	for p := range b.running {
 		_ = p.Kill()
 	}

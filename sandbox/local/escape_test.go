@@ -3,13 +3,11 @@
 package local_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
 )
 
 // The escape suite: each case is a real attack run through the backend.
@@ -78,8 +77,13 @@ func defaultEscapeCheck(t *testing.T, res sandbox.Result) {
 
 func TestEscapeSuite(t *testing.T) {
 	b := newBackend(t)
-	host := newHostFixtures(t)
+	for _, tc := range escapeCases(b, newHostFixtures(t)) {
+		t.Run(tc.name, func(t *testing.T) { runEscapeCase(t, b, tc, nil) })
+	}
+}
 
+// escapeCases are the attacks of the escape suite, for sandboxes of b.
+func escapeCases(b *local.Backend, host *hostFixtures) []escapeCase {
 	cases := []escapeCase{
 		// Host secrets.
 		{name: "root-only host file", code: `blocked("/etc/shadow", lambda: open("/etc/shadow").read())`},
@@ -301,43 +305,7 @@ for fd in range(3, 10):
 			}},
 	}
 
-	cases = append(cases, kernelEscapeCases(b.CgroupsActive())...)
-
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.amd64Only && runtime.GOARCH != "amd64" {
-				t.Skip("x86-64 machine code")
-			}
-			if tc.needsCgroups && !b.CgroupsActive() {
-				t.Skip("no cgroups for this server (rootless): memory is bounded per process only; see doctor")
-			}
-			if tc.withoutCgroupsOnly && b.CgroupsActive() {
-				t.Skip("a memory cgroup bounds each sandbox: memfd and System V IPC are charged to it")
-			}
-			l := limits()
-			l.MaxFileBytes = 16 << 20
-			if tc.limits != nil {
-				tc.limits(&l)
-			}
-			res, err := b.Execute(context.Background(), sandbox.Request{Code: pyPrelude + tc.code, Limits: l})
-			if err != nil {
-				t.Fatalf("Execute: %v", err)
-			}
-			check := tc.check
-			if check == nil {
-				check = defaultEscapeCheck
-			}
-			check(t, res)
-			if testing.Verbose() {
-				t.Logf("stdout:\n%s", res.Stdout)
-			}
-			// Whatever the attack, the next call gets a working sandbox.
-			after, err := b.Execute(context.Background(), sandbox.Request{Code: "6*7", Limits: limits()})
-			if err != nil || after.Status != sandbox.StatusOK || resultString(after) != "42" {
-				t.Errorf("the sandbox does not work after the attack: %+v %v", after, err)
-			}
-		})
-	}
+	return append(cases, kernelEscapeCases(b.CgroupsActive())...)
 }
 
 // pyCalls renders name → syscall number as a Python list of pairs.

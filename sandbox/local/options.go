@@ -2,6 +2,7 @@ package local
 
 import (
 	"errors"
+	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/egress"
@@ -34,6 +35,11 @@ type Options struct {
 	// network namespace (which has only loopback) and deciding each
 	// connection with Network.Egress. Nil leaves sandboxes no network.
 	Network *egress.Config
+	// SessionInterruptGrace is how long a session's interpreter has to
+	// regain control after the interrupt sent at a call's timeout or
+	// cancellation before its sandbox is killed; 0 means
+	// sandbox.DefaultSessionInterruptGrace.
+	SessionInterruptGrace time.Duration
 }
 
 // ProxyPort is the port the Airlock proxy listens on inside each sandbox;

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/initconfig"
 )
 
@@ -17,7 +19,8 @@ import (
 type pipes struct {
 	// The server's ends.
 	stdin    *os.File // the harness's stdin: the invocation
-	envelope *os.File // the harness's ready byte, then its envelope
+	envelope *os.File // the harness's ready byte, then its envelope; nil for a session
+	control  *os.File // a session's control socket; nil for one call
 	status   *os.File // the helper's setup status
 	stderr   *os.File // the code's stderr
 	proxy    *os.File // the proxy channel; nil without network
@@ -34,8 +37,10 @@ type pipes struct {
 
 // openPipes opens the pipes of one sandbox, and its proxy channel when
 // cfg.ProxyPort is set, and names in cfg the descriptor each of the
-// helper's ends will have. On error it has closed whatever it opened.
-func openPipes(cfg *initconfig.Config) (*pipes, error) {
+// helper's ends will have: an envelope pipe for a sandbox that serves one
+// call, a control socket for a session's. On error it has closed whatever
+// it opened.
+func openPipes(cfg *initconfig.Config, session bool) (*pipes, error) {
 	p := &pipes{}
 	fail := func(what string, err error) (*pipes, error) {
 		p.closeAll()
@@ -46,10 +51,17 @@ func openPipes(cfg *initconfig.Config) (*pipes, error) {
 	if p.stdinR, p.stdin, err = os.Pipe(); err != nil {
 		return fail("stdin pipe", err)
 	}
-	if p.envelope, w, err = os.Pipe(); err != nil {
-		return fail("envelope pipe", err)
+	if session {
+		if p.control, w, err = controlSocket(); err != nil {
+			return fail("control socket", err)
+		}
+		cfg.ControlFD = p.pass(w)
+	} else {
+		if p.envelope, w, err = os.Pipe(); err != nil {
+			return fail("envelope pipe", err)
+		}
+		cfg.EnvelopeFD = p.pass(w)
 	}
-	cfg.EnvelopeFD = p.pass(w)
 	if p.status, p.statusW, err = os.Pipe(); err != nil {
 		return fail("setup status pipe", err)
 	}
@@ -88,16 +100,27 @@ func (p *pipes) closeChildEnds() {
 
 // closeParentEnds closes the server's ends, when no reader will take them.
 func (p *pipes) closeParentEnds() {
-	for _, f := range []*os.File{p.stdin, p.envelope, p.status, p.stderr, p.proxy} {
+	for _, f := range []*os.File{p.stdin, p.envelope, p.control, p.status, p.stderr, p.proxy} {
 		if f != nil {
 			f.Close()
 		}
 	}
-	p.stdin, p.envelope, p.status, p.stderr, p.proxy = nil, nil, nil, nil, nil
+	p.stdin, p.envelope, p.control, p.status, p.stderr, p.proxy = nil, nil, nil, nil, nil, nil
 }
 
 // closeAll closes every descriptor p holds.
 func (p *pipes) closeAll() {
 	p.closeChildEnds()
 	p.closeParentEnds()
+}
+
+// controlSocket returns the two ends of a session's control socket, a unix
+// stream socket pair, both close-on-exec (exec.Cmd's ExtraFiles clears the
+// flag on the child's).
+func controlSocket() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "session-control"), os.NewFile(uintptr(fds[1]), "session-control-child"), nil
 }

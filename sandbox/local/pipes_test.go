@@ -23,19 +23,30 @@ func TestPipesNameTheHelpersDescriptors(t *testing.T) {
 		fd     int
 		server *os.File
 	}
-	for _, proxy := range []bool{false, true} {
+	for _, mode := range []struct{ proxy, session bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		proxy := mode.proxy
 		cfg := &initconfig.Config{Python: "/usr/bin/python3", Argv: []string{"python3"}, Rootless: true}
 		if proxy {
 			cfg.ProxyPort = ProxyPort
 		}
-		fds, err := openPipes(cfg)
+		fds, err := openPipes(cfg, mode.session)
 		if err != nil {
 			t.Fatal(err)
 		}
 		channels := []channel{
-			{"envelope", cfg.EnvelopeFD, fds.envelope},
 			{"setup status", cfg.SetupStatusFD, fds.status},
 			{"code stderr", cfg.CodeStderrFD, fds.stderr},
+		}
+		if mode.session {
+			channels = append(channels, channel{"control", cfg.ControlFD, fds.control})
+			if cfg.EnvelopeFD != 0 || fds.envelope != nil {
+				t.Errorf("a session's sandbox, yet an envelope pipe (descriptor %d)", cfg.EnvelopeFD)
+			}
+		} else {
+			channels = append(channels, channel{"envelope", cfg.EnvelopeFD, fds.envelope})
+			if cfg.ControlFD != 0 || fds.control != nil {
+				t.Errorf("a sandbox for one call, yet a control socket (descriptor %d)", cfg.ControlFD)
+			}
 		}
 		if proxy {
 			channels = append(channels, channel{"proxy channel", cfg.ProxyChannelFD, fds.proxy})
@@ -63,7 +74,7 @@ func TestPipesNameTheHelpersDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := initconfig.Decode(encoded); err != nil {
-			t.Errorf("proxy %v: the helper refuses the configuration: %v", proxy, err)
+			t.Errorf("%+v: the helper refuses the configuration: %v", mode, err)
 		}
 		fds.closeAll()
 	}
@@ -74,7 +85,13 @@ func TestPipesNameTheHelpersDescriptors(t *testing.T) {
 // and seeing the helper's side alone (EOF, or EPIPE on stdin); closing the
 // server's ends then closes them all.
 func TestPipesCloseTheirEnds(t *testing.T) {
-	fds, err := openPipes(&initconfig.Config{ProxyPort: ProxyPort})
+	for _, session := range []bool{false, true} {
+		pipesCloseTheirEnds(t, session)
+	}
+}
+
+func pipesCloseTheirEnds(t *testing.T, session bool) {
+	fds, err := openPipes(&initconfig.Config{ProxyPort: ProxyPort}, session)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +99,12 @@ func TestPipesCloseTheirEnds(t *testing.T) {
 	if fds.child != nil || fds.stdinR != nil || fds.statusW != nil {
 		t.Error("closeChildEnds kept references to closed files")
 	}
-	readers := map[string]*os.File{"envelope": fds.envelope, "setup status": fds.status, "code stderr": fds.stderr, "proxy channel": fds.proxy}
+	readers := map[string]*os.File{"setup status": fds.status, "code stderr": fds.stderr, "proxy channel": fds.proxy}
+	if session {
+		readers["control"] = fds.control
+	} else {
+		readers["envelope"] = fds.envelope
+	}
 	for name, f := range readers {
 		var b [1]byte
 		if n, err := f.Read(b[:]); n != 0 || (err != io.EOF && err != nil) {
@@ -92,7 +114,12 @@ func TestPipesCloseTheirEnds(t *testing.T) {
 	if _, err := fds.stdin.Write([]byte{'x'}); !errors.Is(err, syscall.EPIPE) {
 		t.Errorf("stdin: write = %v; want EPIPE once the helper's end is closed", err)
 	}
-	server := []*os.File{fds.stdin, fds.envelope, fds.status, fds.stderr, fds.proxy}
+	server := []*os.File{fds.stdin, fds.status, fds.stderr, fds.proxy}
+	if session {
+		server = append(server, fds.control)
+	} else {
+		server = append(server, fds.envelope)
+	}
 	fds.closeParentEnds()
 	for _, f := range server {
 		if _, err := f.Read(make([]byte, 1)); !errors.Is(err, os.ErrClosed) {

@@ -4,6 +4,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +31,11 @@ type proc struct {
 	// envelopeFD is the envelope channel's descriptor in the interpreter,
 	// which the harness's stdin names.
 	envelopeFD int
+	// control is the server's end of a session's control socket (nil for
+	// a sandbox that serves one call); the harness writes its ready byte
+	// there, then takes every call from it. The session owns it once the
+	// sandbox is set up.
+	control *os.File
 	// ready is closed when the harness waits for its code.
 	ready chan struct{}
 	// joined receives the outcome of moving the sandbox into its cgroups
@@ -52,6 +58,29 @@ type proc struct {
 	cgroup      *sandboxCgroup
 	releaseOnce sync.Once
 	cleanup     func()
+
+	// reaped is set, under reapMu, just before pid 1 is reaped: while it
+	// is false the pid names this sandbox and no other process (see
+	// withPid).
+	reapMu sync.Mutex
+	reaped bool
+	// uid is the host uid (and gid) the code runs as when the server is
+	// root; 0 when rootless.
+	uid int
+}
+
+// errSandboxGone: the sandbox's pid 1 has been reaped.
+var errSandboxGone = errors.New("the sandbox's interpreter is gone")
+
+// withPid runs f with the host pid of the sandbox's pid 1 while it cannot
+// name another process (not yet reaped), or returns errSandboxGone.
+func (p *proc) withPid(f func(pid int) error) error {
+	p.reapMu.Lock()
+	defer p.reapMu.Unlock()
+	if p.reaped {
+		return errSandboxGone
+	}
+	return f(p.cmd.Process.Pid)
 }
 
 // release gives the sandbox's uid back, removes its cgroups and closes its
@@ -60,6 +89,9 @@ func (p *proc) release() {
 	p.releaseOnce.Do(func() {
 		if p.proxyCh != nil {
 			p.proxyCh.Close()
+		}
+		if p.control != nil {
+			p.control.Close()
 		}
 		if p.proxyLn != nil {
 			p.proxyLn.Close()
@@ -93,10 +125,22 @@ func (p *proc) watch(b *Backend, fds *pipes, cg *sandboxCgroup, limits sandbox.L
 		defer stderr.Close()
 		_, _ = io.Copy(p.stderr, stderr)
 	}(fds.stderr)
+	if fds.control != nil {
+		// A session's harness says it is ready on its control socket.
+		go func(control *os.File) {
+			var ready [1]byte
+			if n, _ := io.ReadFull(control, ready[:]); n == 1 && ready[0] == sandbox.ReadyByte {
+				close(p.ready)
+			}
+		}(fds.control)
+	}
 	// The envelope channel carries the harness's ready byte, then the
 	// envelope. It is drained whatever its size; only the first bytes up to
 	// the bound are kept.
 	go func(envelope *os.File) {
+		if envelope == nil {
+			return
+		}
 		defer envelope.Close()
 		var ready [1]byte
 		if n, _ := io.ReadFull(envelope, ready[:]); n == 1 && ready[0] == sandbox.ReadyByte {
@@ -110,6 +154,9 @@ func (p *proc) watch(b *Backend, fds *pipes, cg *sandboxCgroup, limits sandbox.L
 		// being moved into the cgroups.
 		<-moved
 		p.cpuTime, p.cpuTimeKnown = cpuTimeAtExit(pid)
+		p.reapMu.Lock()
+		p.reaped = true
+		p.reapMu.Unlock()
 		p.waitErr = p.cmd.Wait()
 		// Nothing reads the harness's stdin any more (a sandbox that never
 		// ran a call is gone too).

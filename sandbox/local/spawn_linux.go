@@ -20,7 +20,14 @@ import (
 // timer enforces) and returns once the interpreter runs, or with the step
 // of the setup that failed.
 func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, error) {
-	cfg := b.helperConfig(limits)
+	return b.startSandbox(ctx, limits, false)
+}
+
+// startSandbox is start for a sandbox that serves one call, or, with
+// session, a session's sandbox, whose harness takes its calls on a control
+// socket.
+func (b *Backend) startSandbox(ctx context.Context, limits sandbox.Limits, session bool) (*proc, error) {
+	cfg := b.helperConfig(limits, session)
 	var uid int
 	if !b.rootless {
 		var err error
@@ -43,12 +50,12 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 			b.uids.release(uid)
 		}
 	}
-	p, err := b.spawn(cfg, limits, cg)
+	p, err := b.spawn(cfg, limits, cg, session)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	p.cgroup = cg
+	p.cgroup, p.uid = cg, uid
 	p.cleanup = release
 	if err := p.awaitSetup(ctx); err != nil {
 		return nil, err
@@ -58,8 +65,10 @@ func (b *Backend) start(ctx context.Context, limits sandbox.Limits) (*proc, erro
 
 // helperConfig is the init helper's configuration for a sandbox built for
 // limits; spawn adds the descriptors and the interpreter's argv, start the
-// uid.
-func (b *Backend) helperConfig(limits sandbox.Limits) *initconfig.Config {
+// uid. A session keeps the hard CPU limit the helper inherits, unless the
+// server may raise hard limits, so that the server can move the soft one
+// before each call (see armCPULimit).
+func (b *Backend) helperConfig(limits sandbox.Limits, session bool) *initconfig.Config {
 	cfg := &initconfig.Config{
 		Rootless:     b.rootless,
 		Binds:        b.layout.binds,
@@ -76,6 +85,7 @@ func (b *Backend) helperConfig(limits sandbox.Limits) *initconfig.Config {
 			Processes:    uint64(limits.MaxProcesses),
 			FileSize:     uint64(limits.MaxFileBytes),
 			OpenFiles:    uint64(limits.MaxOpenFiles),
+			KeepCPUHard:  session && !b.raiseCPUHard,
 		},
 	}
 	if b.network != nil {
@@ -92,8 +102,8 @@ func (b *Backend) helperConfig(limits sandbox.Limits) *initconfig.Config {
 // awaitSetup waits for the move too, so no code reaches a sandbox outside
 // its cgroups: before its code arrives the harness runs nothing, and it has
 // started no process.
-func (b *Backend) spawn(cfg *initconfig.Config, limits sandbox.Limits, cg *sandboxCgroup) (*proc, error) {
-	fds, err := openPipes(cfg)
+func (b *Backend) spawn(cfg *initconfig.Config, limits sandbox.Limits, cg *sandboxCgroup, session bool) (*proc, error) {
+	fds, err := openPipes(cfg, session)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +121,19 @@ func (b *Backend) spawn(cfg *initconfig.Config, limits sandbox.Limits, cg *sandb
 // holds, and records it so Close can kill it. On error nothing was
 // started, and fds is left to the caller.
 func (b *Backend) startHelper(cfg *initconfig.Config, fds *pipes, limits sandbox.Limits) (*proc, error) {
-	cfg.Argv = append([]string{b.interp.Executable}, sandbox.PrecompiledHarnessArgs(b.harness, cfg.EnvelopeFD)...)
+	args := sandbox.PrecompiledHarnessArgs(b.harness, cfg.EnvelopeFD)
+	if cfg.ControlFD != 0 {
+		var err error
+		args, err = sandbox.PrecompiledSessionHarnessArgs(b.harness, sandbox.SessionOptions{
+			Control: sandbox.ControlFD(cfg.ControlFD),
+			SysPath: b.interp.SitePackages,
+			Workdir: initconfig.Workdir,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	cfg.Argv = append([]string{b.interp.Executable}, args...)
 	encoded, err := cfg.Encode()
 	if err != nil {
 		return nil, err
@@ -124,6 +146,7 @@ func (b *Backend) startHelper(cfg *initconfig.Config, fds *pipes, limits sandbox
 		stderr:       sandbox.NewOutputBuffer(limits.MaxOutputBytes),
 		envelope:     make(chan []byte, 1),
 		envelopeFD:   cfg.EnvelopeFD,
+		control:      fds.control,
 		ready:        make(chan struct{}),
 		joined:       make(chan error, 1),
 		done:         make(chan struct{}),

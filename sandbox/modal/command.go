@@ -3,6 +3,7 @@ package modal
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
@@ -77,14 +78,41 @@ del _p, _exit
 // harnessArgv is the exec's argv for limits: python3 running the prelude,
 // then the shared harness, from -c. The code itself goes on stdin.
 func harnessArgv(limits sandbox.Limits) ([]string, error) {
-	args := sandbox.HarnessArgs(0)
-	if len(args) < 2 || args[len(args)-2] != "-c" {
+	cpu := int64(wholeSeconds(limits.CPUTime) / time.Second)
+	return withPrelude(sandbox.HarnessArgs(0), limits, cpu)
+}
+
+// sessionHarnessArgv is the command of a session's sandbox: python3
+// running the prelude, then the harness in session mode, listening at
+// socket. limits bound the session's whole life; CPU time is not capped
+// by an rlimit (it would count the whole session's time, not a call's).
+func sessionHarnessArgv(limits sandbox.Limits, socket string) ([]string, error) {
+	args, err := sandbox.SessionHarnessArgs(sandbox.SessionOptions{Control: sandbox.ControlListen(socket), Workdir: workdir})
+	if err != nil {
+		return nil, fmt.Errorf("modal: %w", err)
+	}
+	return withPrelude(args, limits, rlimInfinity)
+}
+
+// rlimInfinity is what the prelude reads as no limit.
+const rlimInfinity = -1
+
+// sessionClientArgv is the argv of one call's session client (see
+// sandbox.SessionClientCallArgs), which limits the call's CPU time to cpu.
+func sessionClientArgv(socket string, cpu time.Duration) []string {
+	return append([]string{"python3"}, sandbox.SessionClientCallArgs(socket, cpu)...)
+}
+
+// withPrelude is python3 with args, the prelude put before the program
+// that follows -c, checked against the SDK's cap on argv.
+func withPrelude(args []string, limits sandbox.Limits, cpu int64) ([]string, error) {
+	i := slices.Index(args, "-c")
+	if i < 0 || i+1 >= len(args) {
 		return nil, errors.New("modal: the harness is not started with -c as expected")
 	}
-	cpu := int64(wholeSeconds(limits.CPUTime) / time.Second)
 	prelude := fmt.Sprintf(preludeFormat, limits.MaxOpenFiles, limits.MaxFileBytes, cpu, envelopeFD)
 	argv := append([]string{"python3"}, args...)
-	argv[len(argv)-1] = prelude + argv[len(argv)-1]
+	argv[i+2] = prelude + argv[i+2]
 	total := 0
 	for _, a := range argv {
 		total += len(a)

@@ -26,6 +26,16 @@
 // waits for them, for a bounded time. Modal's own lifetime limit is the
 // backstop should this server die.
 //
+// Sessions (sandbox.SessionBackend; pysession.go) are sandboxes that
+// outlive their calls, and their server: the harness, in session mode, is
+// the sandbox's own command, listening on a socket inside it; each call is
+// an exec of the session client (sandbox.SessionClientArgs), whose streams
+// carry the call's output and envelope as a fresh call's do. A session's
+// sandbox is tagged with its owner and name, so a restarted server or a
+// replica finds it again, and Modal ends it after the policy's idle time
+// or lifetime whatever happens to the servers. Close does not end
+// sessions; their owner does.
+//
 // The backend is never chosen automatically. Credentials come from the
 // standard Modal places (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or a profile
 // in ~/.modal.toml or the file MODAL_CONFIG_PATH names); they are never

@@ -84,7 +84,24 @@ func Diagnose(opts Options) (checks []Check, ok bool) {
 	} else {
 		add("pool", true, "off: each call creates its sandbox (seconds on Modal)")
 	}
+	add("sessions", true, "%s", sessionsDetail(opts))
 	return checks, ok
+}
+
+// sessionsDetail says what a session costs on Modal and when Modal ends
+// one by itself.
+func sessionsDetail(opts Options) string {
+	idle := "never while it lives (no idle timeout)"
+	if opts.SessionIdleTimeout > 0 {
+		idle = fmt.Sprintf("after %g s without a call (sessions.idle_ttl_s)", opts.SessionIdleTimeout.Seconds())
+	}
+	lifetime := "300 s (Modal's default)"
+	if opts.SessionLifetime > 0 {
+		lifetime = fmt.Sprintf("%g s (sessions.max_lifetime_s)", opts.SessionLifetime.Seconds())
+	}
+	return fmt.Sprintf("each session is a Modal sandbox of its own with the resources above, billed while it lives, idle or not; "+
+		"Modal ends it %s, or at a lifetime of %s, even with no server left; a restarted server (or a replica on the same App) finds it by its tags and continues it",
+		idle, lifetime)
 }
 
 // String formats c as one line for a log.

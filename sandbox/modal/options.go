@@ -52,6 +52,18 @@ type Options struct {
 	MaxTimeout time.Duration
 	// Network is the network access every sandbox gets.
 	Network Network
+	// SessionIdleTimeout and SessionLifetime are Modal's own limits on a
+	// session's sandbox (its IdleTimeout and Timeout, whole seconds; policy
+	// sessions.idle_ttl_s and sessions.max_lifetime_s): Modal ends a session
+	// idle that long (no call running), or that old, even when no server is
+	// left to end it. 0 means Modal's defaults (no idle timeout; a lifetime
+	// of 300 s), which the server never asks for.
+	SessionIdleTimeout, SessionLifetime time.Duration
+	// SessionInterruptGrace is how long a session's interpreter has, after
+	// the interrupt at a call's timeout or cancellation, to regain control
+	// and report before its sandbox is terminated; 0 means
+	// sandbox.DefaultSessionInterruptGrace.
+	SessionInterruptGrace time.Duration
 	// Instance identifies this server instance in its sandboxes' tags;
 	// "" picks a random identifier.
 	Instance string
@@ -81,6 +93,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("modal: timeout_s must be a whole number of seconds greater than 0, got %v (policy backend.modal.timeout_s)", o.Lifetime)
 	case o.PoolSize < 0:
 		return fmt.Errorf("modal: pool_size must not be negative, got %d (policy backend.modal.pool_size)", o.PoolSize)
+	case o.SessionIdleTimeout < 0 || o.SessionIdleTimeout%time.Second != 0:
+		return fmt.Errorf("modal: idle_ttl_s must be a whole number of seconds, not negative, got %v (policy sessions.idle_ttl_s)", o.SessionIdleTimeout)
+	case o.SessionLifetime < 0 || o.SessionLifetime%time.Second != 0:
+		return fmt.Errorf("modal: max_lifetime_s must be a whole number of seconds, not negative, got %v (policy sessions.max_lifetime_s)", o.SessionLifetime)
+	case o.SessionInterruptGrace < 0:
+		return fmt.Errorf("modal: the session interrupt grace must not be negative, got %v", o.SessionInterruptGrace)
 	case o.MaxTimeout <= 0:
 		return fmt.Errorf("modal: the longest call timeout must be greater than 0, got %v (policy limits.max_timeout_s)", o.MaxTimeout)
 	}
@@ -120,8 +138,16 @@ func (o Options) Problems() []Problem {
 			"pool_size %d is greater than limits.max_concurrent %d: at most %d calls run at once, so the extra idle sandboxes would only cost money; lower backend.modal.pool_size",
 			o.PoolSize, o.MaxConcurrent, o.MaxConcurrent)})
 	}
+	if o.SessionLifetime > maxSandboxLifetime {
+		out = append(out, Problem{Pointer: "/sessions/max_lifetime_s", Message: fmt.Sprintf(
+			"max_lifetime_s %d is longer than Modal lets a sandbox live (%d s); lower sessions.max_lifetime_s",
+			int(o.SessionLifetime/time.Second), int(maxSandboxLifetime/time.Second))})
+	}
 	return out
 }
+
+// maxSandboxLifetime is the longest lifetime Modal gives a sandbox.
+const maxSandboxLifetime = 24 * time.Hour
 
 // wholeSeconds rounds d up to whole seconds, at least one: Modal takes
 // timeouts in seconds.

@@ -3,6 +3,7 @@ package modal
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/modal/modaltest"
@@ -24,6 +25,9 @@ func TestOptionProblems(t *testing.T) {
 			"/backend/modal/pool_size|pool_size 5 is greater than limits.max_concurrent 4: at most 4 calls run at once, so the extra idle sandboxes would only cost money; lower backend.modal.pool_size"}},
 		{"a pool as large as the concurrency", func(o *Options) { o.PoolSize, o.MaxConcurrent = 4, 4 }, nil},
 		{"no concurrency limit", func(o *Options) { o.PoolSize, o.MaxConcurrent = 5, 0 }, nil},
+		{"a session lifetime longer than Modal allows", func(o *Options) { o.SessionLifetime = 25 * time.Hour }, []string{
+			"/sessions/max_lifetime_s|max_lifetime_s 90000 is longer than Modal lets a sandbox live (86400 s); lower sessions.max_lifetime_s"}},
+		{"a session lifetime of a day", func(o *Options) { o.SessionLifetime = 24 * time.Hour }, nil},
 		{"both, in order", func(o *Options) { o.MemoryMiB, o.PoolSize, o.MaxConcurrent = 1024, 2, 1 }, []string{
 			"/backend/modal/memory_mb|memory_mb 1024*", "/backend/modal/pool_size|pool_size 2*"}},
 	}

@@ -22,6 +22,9 @@ type splitter struct {
 	stderr io.Writer // where everything else goes
 	limit  int       // envelope bytes kept: sandbox.MaxEnvelopeBytes
 	env    []byte    // the envelope bytes kept, at most limit+1
+	// onFrame, when not nil, is called each time a whole frame carrying
+	// the nonce has been routed to the envelope.
+	onFrame func()
 
 	state splitState
 	carry []byte // in scan: trailing bytes that may begin a marker
@@ -65,6 +68,9 @@ func (s *splitter) Write(p []byte) (int, error) {
 			p = p[k:]
 			if s.left == 0 {
 				s.state = scan
+				if s.onFrame != nil {
+					s.onFrame()
+				}
 			}
 		}
 	}

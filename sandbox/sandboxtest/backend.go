@@ -1,7 +1,9 @@
-// Package sandboxtest provides a fake sandbox.Backend for the tests of the
-// layers above the backends (the concurrency limit, the tools, the server):
-// it runs nothing, returns what it is told, records what it is asked, and
-// can hold calls until the test lets them go.
+// Package sandboxtest provides fakes for the tests of the layers above the
+// backends (the concurrency limit, the session registry, the tools, the
+// server): a sandbox.Backend that runs nothing, returns what it is told,
+// records what it is asked, and can hold calls until the test lets them
+// go; and a sandbox.SessionBackend whose sessions keep their state in a
+// map, can be made to die, and can hold their calls too.
 package sandboxtest
 
 import (

@@ -51,12 +51,16 @@ type Record struct {
 	// nanoseconds). The Writer fills in the current time when it is zero.
 	Time time.Time `json:"time"`
 	// Client identifies the caller: the bearer token's name over HTTP,
-	// "stdio", or "anonymous".
+	// "stdio:" and the local user's name on stdio, or "anonymous".
 	Client string `json:"client"`
 	// Session is the MCP session id, or "" when there is none.
 	Session string `json:"session"`
 	// Tool is the name of the tool called.
 	Tool string `json:"tool"`
+	// PythonSession is the Python session the call named (execute_python's
+	// or end_session's session argument); empty, and omitted, for a call
+	// in a fresh sandbox.
+	PythonSession string `json:"python_session,omitempty"`
 	// CodeSHA256 is the hex SHA-256 of the code argument (see SHA256Hex).
 	CodeSHA256 string `json:"code_sha256"`
 	// CodeBytes is the size of the code argument in bytes.

@@ -70,7 +70,10 @@ func execInterpreter(st *initState) error {
 	}
 	failed := []byte("exec interpreter: execve " + st.cfg.Python + " failed")
 	codeStderr, status := uintptr(st.cfg.CodeStderrFD), uintptr(st.cfg.SetupStatusFD)
-	lims := rlimitTable(st.cfg.Rlimits)
+	lims, err := rlimitTable(st.cfg.Rlimits)
+	if err != nil {
+		return err
+	}
 	for _, l := range lims {
 		if err := syscall.Setrlimit(l.res, &syscall.Rlimit{Cur: l.soft, Max: l.hard}); err != nil {
 			return fmt.Errorf("%s: %w", l.name, err)
@@ -114,13 +117,26 @@ const cpuHardGraceSeconds = 1
 // so it runs on to the hard limit a second later and gets SIGKILL, which
 // the server names the CPU limit's by the CPU time the interpreter was
 // charged. With soft = hard every process would get an unexplained SIGKILL.
-func rlimitTable(r initconfig.Rlimits) []rlimit {
+//
+// With KeepCPUHard (a rootless session) the hard CPU limit stays as
+// inherited and the soft one is at most it: the server moves the soft
+// limit before each call, and only a privileged process could raise a
+// hard one.
+func rlimitTable(r initconfig.Rlimits) ([]rlimit, error) {
+	cpuSoft, cpuHard := r.CPUSeconds, r.CPUSeconds+cpuHardGraceSeconds
+	if r.KeepCPUHard {
+		var inherited unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_CPU, &inherited); err != nil {
+			return nil, fmt.Errorf("RLIMIT_CPU: %w", err)
+		}
+		cpuSoft, cpuHard = min(cpuSoft, inherited.Max), inherited.Max
+	}
 	return []rlimit{
 		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0, 0},
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, r.OpenFiles, r.OpenFiles},
 		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, r.Processes, r.Processes},
 		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, r.FileSize, r.FileSize},
-		{"RLIMIT_CPU", unix.RLIMIT_CPU, r.CPUSeconds, r.CPUSeconds + cpuHardGraceSeconds},
+		{"RLIMIT_CPU", unix.RLIMIT_CPU, cpuSoft, cpuHard},
 		{"RLIMIT_AS", unix.RLIMIT_AS, r.AddressSpace, r.AddressSpace},
-	}
+	}, nil
 }

@@ -90,12 +90,16 @@ func lastCap() (int, error) {
 }
 
 // closeInheritedFDs marks every descriptor past stdio close-on-exec but the
-// envelope channel: only those reach the interpreter. The code's stderr
-// moves to fd 2 just before exec; the setup status pipe closes at exec, as
-// the parent expects; whatever else the server inherited from its own
-// parent stops here.
+// envelope channel (a sandbox for one call) or the control socket (a
+// session's): only those reach the interpreter. The code's stderr moves to
+// fd 2 just before exec; the setup status pipe closes at exec, as the
+// parent expects; whatever else the server inherited from its own parent
+// stops here.
 func closeInheritedFDs(st *initState) error {
 	keep := uint(st.cfg.EnvelopeFD)
+	if st.cfg.ControlFD != 0 {
+		keep = uint(st.cfg.ControlFD)
+	}
 	if keep > 3 {
 		if err := unix.CloseRange(3, keep-1, unix.CLOSE_RANGE_CLOEXEC); err != nil {
 			return err

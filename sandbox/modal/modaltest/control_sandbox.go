@@ -24,6 +24,10 @@ func (c *controlService) SandboxCreateV2(ctx context.Context, req *pb.SandboxCre
 	if err != nil {
 		return nil, err
 	}
+	if err := c.s.startEntrypoint(sb); err != nil {
+		c.s.terminate(sb, pb.GenericResult_GENERIC_STATUS_FAILURE, "the sandbox's command could not start")
+		return nil, err
+	}
 	return pb.SandboxCreateV2Response_builder{
 		SandboxId:           sb.id,
 		TaskId:              sb.taskID,

@@ -17,6 +17,13 @@
 // mapped to a configured interpreter. It is a test double, not an isolation
 // boundary: the code runs with the test's own privileges.
 //
+// A sandbox's own command (SandboxCreateParams.Command) starts with it, in
+// its working directory, and the sandbox finishes when the command exits,
+// with its exit code (128+N for a signal). Its idle timeout ends it that
+// long after its last exec ended (the command's own work is not
+// activity). Every process of a sandbox runs on this machine, so paths
+// outside the working directory are this machine's.
+//
 // Every request is recorded, so tests can assert what went on the wire, and
 // faults and latency can be injected at any time; Hold keeps calls in
 // flight until the test releases them. Besides failing or delaying any

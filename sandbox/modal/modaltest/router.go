@@ -72,6 +72,7 @@ func (r *routerService) TaskExecStart(ctx context.Context, req *pb.TaskExecStart
 	}
 	sb.execs[req.GetExecId()] = p
 	sb.started = append(sb.started, p)
+	r.s.execStartedLocked(sb, p)
 	return &pb.TaskExecStartResponse{}, nil
 }
 

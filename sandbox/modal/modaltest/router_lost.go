@@ -28,6 +28,6 @@ func (s *Server) DropRouter(id string) error {
 	sb.mu.Lock()
 	sb.lost = true
 	sb.mu.Unlock()
-	s.finish(sb, pb.GenericResult_GENERIC_STATUS_FAILURE, "the sandbox's worker was lost", killRouterLost)
+	s.finish(sb, pb.GenericResult_builder{Status: pb.GenericResult_GENERIC_STATUS_FAILURE, Exception: "the sandbox's worker was lost"}.Build(), killRouterLost)
 	return nil
 }

@@ -35,6 +35,10 @@ type sandbox struct {
 	tags     map[string]string
 	execs    map[string]*process
 	started  []*process // execs, in the order they started
+	entry    *process   // the sandbox's command (entrypoint), if it has one
+	running  int        // execs running: the sandbox is idle at 0
+	idle     stopper    // the idle timeout's countdown, while idle
+	idleSeq  uint64     // which countdown is in force
 	live     bool
 	lost     bool              // its router no longer answers (DropRouter)
 	result   *pb.GenericResult // set once finished
@@ -90,9 +94,6 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 	}
 	if def.GetPtyInfo().GetEnabled() {
 		return nil, status.Error(codes.Unimplemented, "modaltest: PTY sandboxes are not supported")
-	}
-	if len(def.GetEntrypointArgs()) > 0 {
-		return nil, status.Error(codes.Unimplemented, "modaltest: sandbox entrypoint commands are not supported; use Exec")
 	}
 
 	sb := &sandbox{
@@ -154,6 +155,7 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 	sb.lifetime = s.opts.afterFunc(timeout, func() {
 		s.terminate(sb, pb.GenericResult_GENERIC_STATUS_TIMEOUT, fmt.Sprintf("Sandbox timed out after %s", timeout))
 	})
+	s.armIdleLocked(sb)
 	sb.mu.Unlock()
 	return sb, nil
 }
@@ -163,11 +165,12 @@ func (s *Server) createSandbox(req *pb.SandboxCreateV2Request) (*sandbox, error)
 // its directory is removed, then the result is published. A second call
 // waits for the first.
 func (s *Server) terminate(sb *sandbox, st pb.GenericResult_GenericStatus, reason string) {
-	s.finish(sb, st, reason, killTerminated)
+	s.finish(sb, pb.GenericResult_builder{Status: st, Exception: reason}.Build(), killTerminated)
 }
 
-// finish ends a sandbox as terminate says, its processes killed for kill.
-func (s *Server) finish(sb *sandbox, st pb.GenericResult_GenericStatus, reason string, kill killReason) {
+// finish ends a sandbox as terminate says, its processes killed for kill,
+// with result as its outcome.
+func (s *Server) finish(sb *sandbox, result *pb.GenericResult, kill killReason) {
 	sb.mu.Lock()
 	if !sb.live {
 		sb.mu.Unlock()
@@ -178,9 +181,15 @@ func (s *Server) finish(sb *sandbox, st pb.GenericResult_GenericStatus, reason s
 	if sb.lifetime != nil {
 		sb.lifetime.Stop()
 	}
-	procs := make([]*process, 0, len(sb.execs))
+	if sb.idle != nil {
+		sb.idle.Stop()
+	}
+	procs := make([]*process, 0, len(sb.execs)+1)
 	for _, p := range sb.execs {
 		procs = append(procs, p)
+	}
+	if sb.entry != nil {
+		procs = append(procs, sb.entry)
 	}
 	sb.mu.Unlock()
 
@@ -207,7 +216,7 @@ func (s *Server) finish(sb *sandbox, st pb.GenericResult_GenericStatus, reason s
 	_ = os.RemoveAll(sb.dir)
 
 	sb.mu.Lock()
-	sb.result = pb.GenericResult_builder{Status: st, Exception: reason}.Build()
+	sb.result = result
 	sb.mu.Unlock()
 	close(sb.done)
 	s.changes.notify()
@@ -234,6 +243,11 @@ type SandboxInfo struct {
 	// Dir is the host directory standing in for the sandbox's filesystem;
 	// exec working directories are mapped under it. Removed on termination.
 	Dir string
+	// Timeout and IdleTimeout are its lifetime and idle timeout as
+	// received (0: none given; Modal's default lifetime is 300 s).
+	Timeout, IdleTimeout time.Duration
+	// Command is its own command (entrypoint) as received; nil for none.
+	Command []string
 	// Execs counts the processes exec'd in it.
 	Execs int
 	// Stdout and Stderr are what its execs wrote so far, one exec after
@@ -246,17 +260,20 @@ func (sb *sandbox) info() SandboxInfo {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	in := SandboxInfo{
-		ID:         sb.id,
-		TaskID:     sb.taskID,
-		AppID:      sb.appID,
-		ImageID:    sb.imageID,
-		Name:       sb.name,
-		Tags:       maps.Clone(sb.tags),
-		Definition: proto.Clone(sb.def).(*pb.Sandbox),
-		CreatedAt:  time.Unix(0, int64(sb.createdAt*1e9)),
-		Live:       sb.live,
-		Dir:        sb.dir,
-		Execs:      len(sb.execs),
+		ID:          sb.id,
+		TaskID:      sb.taskID,
+		AppID:       sb.appID,
+		ImageID:     sb.imageID,
+		Name:        sb.name,
+		Tags:        maps.Clone(sb.tags),
+		Definition:  proto.Clone(sb.def).(*pb.Sandbox),
+		CreatedAt:   time.Unix(0, int64(sb.createdAt*1e9)),
+		Live:        sb.live,
+		Dir:         sb.dir,
+		Timeout:     time.Duration(sb.def.GetTimeoutSecs()) * time.Second,
+		IdleTimeout: sb.idleTimeout(),
+		Command:     sb.def.GetEntrypointArgs(),
+		Execs:       len(sb.execs),
 	}
 	for _, p := range sb.started {
 		in.Stdout += p.stdout.String()

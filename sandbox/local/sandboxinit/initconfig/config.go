@@ -95,9 +95,14 @@ type Config struct {
 	// assumes no order.
 
 	// EnvelopeFD is the write end of the harness's envelope channel (see
-	// package sandbox, "Harness protocol"); the only one of these that stays
-	// open across exec.
+	// package sandbox, "Harness protocol") of a sandbox that serves one
+	// call; with ControlFD, the only ones of these that stay open across
+	// exec. Exactly one of the two is set.
 	EnvelopeFD int `json:"envelope_fd"`
+	// ControlFD is the interpreter's end of the control socket of a
+	// session's sandbox, on which every call comes (package sandbox,
+	// "Session mode").
+	ControlFD int `json:"control_fd"`
 	// SetupStatusFD is the write end of the setup status pipe: the helper
 	// writes a failed step's error there; a successful exec closes it
 	// (close-on-exec), which the parent reads as "the sandbox is running".
@@ -121,6 +126,11 @@ type Rlimits struct {
 	Processes    uint64 `json:"nproc"`
 	FileSize     uint64 `json:"fsize"`
 	OpenFiles    uint64 `json:"nofile"`
+	// KeepCPUHard leaves RLIMIT_CPU's hard limit as the helper inherited
+	// it (CPUSeconds is then only the soft one, lowered to it if need
+	// be): a rootless server cannot raise a hard limit, and it must be
+	// able to raise the soft one before each call of a session.
+	KeepCPUHard bool `json:"cpu_keep_hard"`
 }
 
 // Encode returns c as the value of the ConfigEnv variable.
@@ -155,13 +165,22 @@ func Decode(raw string) (*Config, error) {
 }
 
 // checkDescriptors refuses descriptors that are unnamed, among stdio, or
-// named twice, and a proxy channel without a proxy port or the reverse.
+// named twice, an envelope and a control descriptor both or neither, and a
+// proxy channel without a proxy port or the reverse.
 func (c *Config) checkDescriptors() error {
 	type descriptor struct {
 		name string
 		fd   int
 	}
-	fds := []descriptor{{"envelope", c.EnvelopeFD}, {"setup status", c.SetupStatusFD}, {"code stderr", c.CodeStderrFD}}
+	fds := []descriptor{{"setup status", c.SetupStatusFD}, {"code stderr", c.CodeStderrFD}}
+	switch {
+	case (c.EnvelopeFD != 0) == (c.ControlFD != 0):
+		return fmt.Errorf("initconfig: envelope descriptor %d and control descriptor %d: exactly one is set", c.EnvelopeFD, c.ControlFD)
+	case c.EnvelopeFD != 0:
+		fds = append(fds, descriptor{"envelope", c.EnvelopeFD})
+	default:
+		fds = append(fds, descriptor{"control", c.ControlFD})
+	}
 	if (c.ProxyPort != 0) != (c.ProxyChannelFD != 0) {
 		return fmt.Errorf("initconfig: proxy port %d but proxy channel descriptor %d: both are set or neither", c.ProxyPort, c.ProxyChannelFD)
 	}

@@ -8,8 +8,10 @@ import (
 
 // TestDecodeChecksTheDescriptors: the helper takes its descriptors from
 // the configuration, so it refuses one that leaves a descriptor unnamed,
-// names one among stdio or twice, or gives a proxy port without a proxy
-// channel or the reverse; it accepts any distinct numbers past stdio.
+// names one among stdio or twice, names both an envelope (a sandbox for one
+// call) and a control socket (a session's) or neither, or gives a proxy
+// port without a proxy channel or the reverse; it accepts any distinct
+// numbers past stdio.
 // Every refusal starts with the package's name, once.
 func TestDecodeChecksTheDescriptors(t *testing.T) {
 	valid := func() Config {
@@ -25,9 +27,14 @@ func TestDecodeChecksTheDescriptors(t *testing.T) {
 		{"in another order, with a proxy", func(c *Config) {
 			c.EnvelopeFD, c.SetupStatusFD, c.CodeStderrFD, c.ProxyChannelFD, c.ProxyPort = 6, 3, 9, 4, 8888
 		}, ""},
-		{"envelope unnamed", func(c *Config) { c.EnvelopeFD = 0 }, "descriptor 0 for the envelope: want 3 or more"},
+		{"a session's control socket instead of the envelope", func(c *Config) { c.EnvelopeFD, c.ControlFD = 0, 6 }, ""},
+		{"envelope unnamed", func(c *Config) { c.EnvelopeFD = 0 }, "envelope descriptor 0 and control descriptor 0: exactly one is set"},
+		{"envelope and control both", func(c *Config) { c.ControlFD = 6 }, "envelope descriptor 3 and control descriptor 6: exactly one is set"},
+		{"envelope negative", func(c *Config) { c.EnvelopeFD = -1 }, "descriptor -1 for the envelope: want 3 or more"},
+		{"control on stdout", func(c *Config) { c.EnvelopeFD, c.ControlFD = 0, 1 }, "descriptor 1 for the control"},
+		{"control on the status pipe", func(c *Config) { c.EnvelopeFD, c.ControlFD = 0, 4 }, "descriptor 4 for both the setup status and the control"},
 		{"status on stderr", func(c *Config) { c.SetupStatusFD = 2 }, "descriptor 2 for the setup status"},
-		{"named twice", func(c *Config) { c.CodeStderrFD = 3 }, "descriptor 3 for both the envelope and the code stderr"},
+		{"named twice", func(c *Config) { c.CodeStderrFD = 3 }, "descriptor 3 for both the code stderr and the envelope"},
 		{"proxy port without channel", func(c *Config) { c.ProxyPort = 8888 }, "proxy port 8888 but proxy channel descriptor 0"},
 		{"proxy channel without port", func(c *Config) { c.ProxyChannelFD = 6 }, "proxy port 0 but proxy channel descriptor 6"},
 		{"proxy channel on the envelope", func(c *Config) { c.ProxyPort, c.ProxyChannelFD = 8888, 3 }, "descriptor 3 for both the envelope and the proxy channel"},

@@ -1,0 +1,63 @@
+//go:build linux
+
+package local_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+)
+
+// BenchmarkSessionPrint1 measures print(1) as a call in a live session
+// against the same call on a warm fresh sandbox (as BenchmarkPrint1's
+// sandbox-warm), side by side in one run; a session's call is to add at
+// most 1 ms:
+//
+//	go test -run '^$' -bench SessionPrint1 -count 10 ./sandbox/local/ | benchstat -
+func BenchmarkSessionPrint1(b *testing.B) {
+	be, err := local.New(context.Background(), local.Options{
+		Python:        os.Getenv("AIRLOCK_TEST_PYTHON"),
+		WarmSandboxes: 1,
+		WarmLimits:    limits(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	req := sandbox.Request{Code: "print(1)", Limits: limits()}
+	check := func(b *testing.B, res sandbox.Result, err error) {
+		if err != nil || res.Status != sandbox.StatusOK || res.Stdout != "1\n" {
+			b.Fatalf("print(1): %+v %v", res, err)
+		}
+	}
+	b.Run("fresh-warm", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			if err := be.WaitWarm(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // a model's turn, as in BenchmarkPrint1
+			b.StartTimer()
+			res, err := be.Execute(context.Background(), req)
+			check(b, res, err)
+		}
+	})
+	s, err := be.StartSession(context.Background(), sandbox.SessionKey{Owner: "bench", Name: "print1"}, limits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.Run("session", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			time.Sleep(50 * time.Millisecond) // the same pause between calls
+			b.StartTimer()
+			res, err := s.Execute(context.Background(), req)
+			check(b, res, err)
+		}
+	})
+}
