@@ -48,6 +48,11 @@ type Request struct {
 	Code string
 	// Limits are the effective limits for this execution.
 	Limits Limits
+	// Files are written under the working directory before the code runs
+	// (see InFile); checked by the Airlock layer.
+	Files []InFile
+	// FileLimits bound the files and figures the call returns.
+	FileLimits FileLimits
 }
 
 // ErrorInfo describes an uncaught exception or other failure of the code.
@@ -88,6 +93,12 @@ type Result struct {
 	// call of its interpreter this was and whether it was restarted; nil
 	// (null) for a call in a fresh sandbox. The session registry fills it in.
 	Session *SessionInfo `json:"session"`
+	// Files are the regular files the code left under OutDir, and Figures
+	// the matplotlib figures open when it ended (PNG) and a PIL image as
+	// its final expression; the tools layer lists them (with size, type
+	// and hash it computes) and returns their content as MCP content.
+	Files   []OutFile `json:"-"`
+	Figures []OutFile `json:"-"`
 }
 
 // How a network policy was enforced for one execution.

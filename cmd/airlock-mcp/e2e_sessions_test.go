@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +368,21 @@ func modalSandboxFinished(srv *modaltest.Server, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestModalSessionsEndOnShutdown: with sessions.end_on_shutdown the server
+// ends its Modal sessions when it stops, terminating their sandboxes
+// (without it they stay: TestModalSessionFoundAfterRestart).
+func TestModalSessionsEndOnShutdown(t *testing.T) {
+	srv := startModalCP(t)
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("sessions:\n  end_on_shutdown: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := connectEnv(t, srv.ClientEnv(), "--backend", "modal", "--policy", policy)
+	out := sessionCaller{t, server.session}.run("brief", "x = 1")
+	server.shutdown()
+	if err := awaitModal(srv, func() bool { return modalSandboxFinished(srv, out.SandboxID) }); err != nil {
+		t.Errorf("the session's sandbox outlived a server with end_on_shutdown: %v", err)
+	}
 }

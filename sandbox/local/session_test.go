@@ -5,7 +5,9 @@ package local_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +149,7 @@ while True:  # the printer has printed: its output is this call's
     try:
         if int(open("/work/count").read()) > 0: break
     except (OSError, ValueError): pass
-print("first")`)
+sys.stdout.write("first\n")  # one write: print's two could let the printer's line in between`)
 	if first.Status != sandbox.StatusOK || !strings.Contains(first.Stdout, "noise 1\n") || !strings.Contains(first.Stdout, "first\n") {
 		t.Fatalf("first call: status %s stdout %q error %+v", first.Status, first.Stdout, first.Error)
 	}
@@ -340,4 +342,55 @@ func TestSessionMemoryLimitIsPerSession(t *testing.T) {
 	}
 	mustOK(t, s, "del a")
 	mustOK(t, s, "b = b'y' * (150 << 20)\nlen(b)")
+}
+
+// TestSessionCancelInterruptsAndKeepsState: a call the client cancels is
+// interrupted as at a timeout: the result says the client cancelled it,
+// and the session keeps its state. The test cancels once the code has
+// started a process carrying a marker (seen from the host), not after a
+// delay.
+func TestSessionCancelInterruptsAndKeepsState(t *testing.T) {
+	s := startSession(t, sessionBackend(t, time.Minute))
+	mustOK(t, s, "x = 41")
+	marker := fmt.Sprintf("cancel%d", os.Getpid()%100000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // polls for the event: the interpreter renamed
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for len(processesWithArg(marker)) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+		cancel()
+	}()
+	l := limits()
+	l.Timeout = 120 * time.Second // a safety net: the cancellation ends the call
+	res, err := s.Execute(ctx, sandbox.Request{Code: fmt.Sprintf("import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', %q])\ntime.sleep(600)", marker), Limits: l})
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Status != sandbox.StatusKilled || res.Error == nil || res.Error.Type != "Cancelled" || !strings.Contains(res.Error.Message, "keeps its state") {
+		t.Errorf("a cancelled call: status %s error %+v; want Cancelled with the state kept", res.Status, res.Error)
+	}
+	if got := mustOK(t, s, "x + 1"); got != "42" {
+		t.Errorf("x + 1 after the cancelled call = %s, want 42", got)
+	}
+}
+
+// processesWithArg lists the host's processes with arg in their command
+// line.
+func processesWithArg(arg string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && slices.Contains(strings.Split(string(b), "\x00"), arg) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
