@@ -38,8 +38,17 @@ func Default() *Policy {
 			MaxLifetimeS:  14400,
 			EndOnShutdown: false,
 		},
+		Files: Files{
+			MaxInMB:          16,
+			MaxInCount:       64,
+			MaxOutMB:         32,
+			MaxOutCount:      64,
+			MaxInlineImageKB: 1024,
+			TTLS:             3600,
+			MaxMountMB:       64,
+		},
 		Backend: BackendSettings{
-			Local: LocalSettings{Python: "", WarmSandboxes: 1},
+			Local: LocalSettings{Python: "", WarmSandboxes: 1, Mounts: []Mount{}},
 			Modal: ModalSettings{
 				AppName:  "airlock-mcp",
 				Image:    "python:3.12-slim",

@@ -29,6 +29,8 @@ func (p *Policy) Describe(t sandbox.LimitTerms) string {
 	b.WriteString("queue: up to " + strconv.Itoa(l.MaxQueued) + " calls wait up to " + formatSeconds(l.QueueTimeoutS) + " s for a slot, then \"server busy\"; " + rate + "\n")
 	b.WriteString("network: " + p.Network.Summary() + "\n")
 	b.WriteString("sessions: " + p.Sessions.Summary() + "\n")
+	b.WriteString("files: " + p.Files.Summary() + "\n")
+	b.WriteString("mounts: " + MountsSummary(p.Backend.Local.Mounts) + "\n")
 	return b.String()
 }
 

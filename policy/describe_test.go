@@ -18,6 +18,8 @@ func TestDescribe(t *testing.T) {
 		"code up to 256 KiB", "output up to 64 KiB per stream", "4 calls at once",
 		"network: none\n",
 		"sessions: up to 4 per client and 16 in all; each ends 900 s after its last call or 14400 s after it started; kept at shutdown",
+		"files: in up to 16 MiB in 64 files; out (under /work/out, and figures) up to 32 MiB in 64 files; images up to 1024 KiB inline; returned files readable for 3600 s by the client that made the call\n",
+		"mounts: none\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
@@ -26,9 +28,11 @@ func TestDescribe(t *testing.T) {
 	p := with(func(p *Policy) {
 		p.Limits.MemoryMB, p.Limits.MaxOutputBytes, p.Limits.DefaultTimeoutS = 2048, 1500, 0.5
 		p.Sessions.Enabled = false
+		p.Backend.Local.Mounts = []Mount{{Host: "/srv/sales", Path: "/data/sales", ReadOnly: true}, {Host: "/srv/tmp", Path: "/mnt/tmp"}}
 	})
 	got = p.Describe(terms)
-	for _, want := range []string{"output up to 1500 B", "0.5 s by default", "sessions: off (sessions.enabled: false)"} {
+	for _, want := range []string{"output up to 1500 B", "0.5 s by default", "sessions: off (sessions.enabled: false)",
+		"mounts: /data/sales ← /srv/sales (read-only), /mnt/tmp ← /srv/tmp (read-write)\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe() =\n%s\nlacks %q", got, want)
 		}

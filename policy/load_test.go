@@ -60,10 +60,24 @@ sessions:
   idle_ttl_s: 60
   max_lifetime_s: 600
   end_on_shutdown: true
+files:
+  max_in_mb: 1
+  max_in_count: 3
+  max_out_mb: 2
+  max_out_count: 4
+  max_inline_image_kb: 0
+  ttl_s: 60
+  max_mount_mb: 5
 backend:
   local:
     python: /usr/bin/python3.12
     warm_sandboxes: 0
+    mounts:
+      - {host: /srv/sales, path: /data/sales}
+      - host: /srv/scratch
+        path: /mnt/scratch
+        read_only: false
+      - {host: /srv/ref, path: /data/ref, read_only: true}
   modal:
     app_name: my-app
     image: ghcr.io/example/py:3.13
@@ -83,8 +97,13 @@ backend:
 				{CIDR: "2001:db8::/32", Ports: []int{22, 5432}},
 			}, Deny: []NetworkRule{}, OnUnenforceable: Refuse, MaxConnections: 64, MaxTransferMB: 256},
 			Sessions: Sessions{Enabled: false, MaxPerClient: 2, MaxTotal: 5, IdleTTLS: 60, MaxLifetimeS: 600, EndOnShutdown: true},
+			Files:    Files{MaxInMB: 1, MaxInCount: 3, MaxOutMB: 2, MaxOutCount: 4, MaxInlineImageKB: 0, TTLS: 60, MaxMountMB: 5},
 			Backend: BackendSettings{
-				Local: LocalSettings{Python: "/usr/bin/python3.12"},
+				Local: LocalSettings{Python: "/usr/bin/python3.12", Mounts: []Mount{
+					{Host: "/srv/sales", Path: "/data/sales", ReadOnly: true},
+					{Host: "/srv/scratch", Path: "/mnt/scratch", ReadOnly: false},
+					{Host: "/srv/ref", Path: "/data/ref", ReadOnly: true},
+				}},
 				Modal: ModalSettings{AppName: "my-app", Image: "ghcr.io/example/py:3.13", CPU: 2, MemoryMB: 1024,
 					TimeoutS: 120, Environment: "staging", PoolSize: 3},
 			},
@@ -103,6 +122,10 @@ backend:
 			with(func(p *Policy) { p.Limits.MaxConcurrent = 1 })},
 		{"sessions section alone keeps the other session defaults", "p.yaml", "sessions:\n  max_per_client: 16\n",
 			with(func(p *Policy) { p.Sessions.MaxPerClient = 16 })},
+		{"files section alone keeps the other files defaults", "p.yaml", "files:\n  ttl_s: 60\n",
+			with(func(p *Policy) { p.Files.TTLS = 60 })},
+		{"a small scratch space with the default max_in_mb is valid", "p.yaml", "limits:\n  max_file_mb: 8\n",
+			with(func(p *Policy) { p.Limits.MaxFileMB = 8 })},
 		{"empty filename", "", "limits:\n  cpu_time_s: 5\n",
 			with(func(p *Policy) { p.Limits.CPUTimeS = 5 })},
 	}
@@ -261,6 +284,39 @@ func TestParseBad(t *testing.T) {
 		{name: "a total below the default per client",
 			data: "sessions:\n  max_total: 3\n",
 			want: "policy.yaml:2: /sessions/max_total: sessions.max_per_client 4 (the default) is greater than sessions.max_total 3; lower max_per_client or raise max_total"},
+		{name: "unknown files key",
+			data: "files:\n  max_in: 3\n",
+			want: "policy.yaml:2: /files: additional properties 'max_in' not allowed"},
+		{name: "zero files ttl",
+			data: "files:\n  ttl_s: 0\n",
+			want: "policy.yaml:2: /files/ttl_s: minimum: got 0, want 1"},
+		{name: "inputs larger than the scratch space",
+			data: "limits:\n  max_file_mb: 8\nfiles:\n  max_in_mb: 9\n",
+			want: "policy.yaml:4: /files/max_in_mb: files.max_in_mb 9 is greater than limits.max_file_mb 8, the scratch space the files are written to; lower max_in_mb or raise max_file_mb"},
+		{name: "inputs larger than the default scratch space",
+			data: "files:\n  max_in_mb: 65\n",
+			want: "policy.yaml:2: /files/max_in_mb: files.max_in_mb 65 is greater than limits.max_file_mb 64 (the default), the scratch space the files are written to; lower max_in_mb or raise max_file_mb"},
+		{name: "mount without a path",
+			data: "backend:\n  local:\n    mounts:\n      - {host: /srv/x}\n",
+			want: "policy.yaml:4: /backend/local/mounts/0: missing property 'path'"},
+		{name: "mount with an unknown key",
+			data: "backend:\n  local:\n    mounts:\n      - {host: /srv/x, path: /data/x, ro: true}\n",
+			want: "policy.yaml:4: /backend/local/mounts/0: additional properties 'ro' not allowed"},
+		{name: "relative mount host",
+			data: "backend:\n  local:\n    mounts:\n      - host: srv/x\n        path: /data/x\n",
+			want: "policy.yaml:4: /backend/local/mounts/0/host: host \"srv/x\" is not an absolute path; write it from /"},
+		{name: "unclean mount path",
+			data: "backend:\n  local:\n    mounts:\n      - host: /srv/x\n        path: /data/../etc\n",
+			want: "policy.yaml:5: /backend/local/mounts/0/path: path \"/data/../etc\" is not a clean path; write /etc"},
+		{name: "mount over the system",
+			data: "backend:\n  local:\n    mounts:\n      - {host: /srv/x, path: /usr/lib}\n",
+			want: "policy.yaml:4: /backend/local/mounts/0/path: path \"/usr/lib\" is not under /data or /mnt; mount host directories at a path such as /data/lib"},
+		{name: "mount over /data itself",
+			data: "backend:\n  local:\n    mounts:\n      - {host: /srv/x, path: /data}\n",
+			want: "policy.yaml:4: /backend/local/mounts/0/path: path \"/data\" is not under /data or /mnt; mount host directories at a path such as /data/data"},
+		{name: "mount inside another",
+			data: "backend:\n  local:\n    mounts:\n      - {host: /srv/x, path: /data/x}\n      - {host: /srv/y, path: /data/x/y}\n",
+			want: "policy.yaml:5: /backend/local/mounts/1/path: path \"/data/x/y\" overlaps mounts[0] at \"/data/x\"; give each mount a path of its own, side by side"},
 		{name: "empty modal image",
 			data: "backend:\n  modal:\n    image: \"\"\n",
 			want: "policy.yaml:3: /backend/modal/image: minLength: got 0, want 1"},
@@ -339,6 +395,8 @@ func TestValidate(t *testing.T) {
 			p.Network.Allow = []NetworkRule{{Host: "pypi.org"}, {CIDR: "10.1.0.0/8"}}
 		}), "/network/allow/1: cidr \"10.1.0.0/8\" has host bits set; write 10.0.0.0/8"},
 		{"modal cpu", with(func(p *Policy) { p.Backend.Modal.CPU = -1 }), "/backend/modal/cpu: exclusiveMinimum: got -1, want > 0"},
+		{"inputs over the scratch space", with(func(p *Policy) { p.Limits.MaxFileMB = 4 }), "/files/max_in_mb: files.max_in_mb 16 is greater than limits.max_file_mb 4"},
+		{"mount path", with(func(p *Policy) { p.Backend.Local.Mounts = []Mount{{Host: "/srv", Path: "/etc/x"}} }), "/backend/local/mounts/0/path: path \"/etc/x\" is not under /data or /mnt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

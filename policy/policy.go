@@ -17,6 +17,8 @@ type Policy struct {
 	Network Network `json:"network"`
 	// Sessions configures the clients' Python sessions.
 	Sessions Sessions `json:"sessions"`
+	// Files bounds the files carried into a sandbox and brought back.
+	Files Files `json:"files"`
 	// Backend holds per-backend settings.
 	Backend BackendSettings `json:"backend"`
 }
@@ -121,6 +123,10 @@ type LocalSettings struct {
 	Python string `json:"python"`
 	// WarmSandboxes is how many sandboxes to keep built ahead of calls.
 	WarmSandboxes int `json:"warm_sandboxes"`
+	// Mounts are host directories bound into every sandbox, read-only
+	// unless a mount says otherwise; the Modal backend uploads them into
+	// each sandbox instead, up to files.max_mount_mb.
+	Mounts []Mount `json:"mounts"`
 }
 
 // ModalSettings configures the Modal backend. Credentials are not part of

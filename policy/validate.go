@@ -96,7 +96,9 @@ func (p *Policy) semanticProblems(pl *place) []Problem {
 			formatSeconds(l.DefaultTimeoutS), defNote, formatSeconds(l.MaxTimeoutS), maxNote)))
 	}
 	out = append(out, p.Network.problems(pl)...)
-	return append(out, p.Sessions.problems(pl)...)
+	out = append(out, p.Sessions.problems(pl)...)
+	out = append(out, p.Files.problems(p.Limits, pl)...)
+	return append(out, mountProblems(p.Backend.Local.Mounts, pl)...)
 }
 
 // problems are the network section's semantic problems: malformed rules,

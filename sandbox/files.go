@@ -37,11 +37,14 @@ type OutFile struct {
 // files it wants returned.
 const OutDir = "out"
 
-// FileLimits bound what comes back from one call.
+// FileLimits bound what comes back from one call. The zero value returns
+// nothing: no file, no figure, nothing listed.
 type FileLimits struct {
 	// MaxOutBytes bounds the total content of the returned files and
 	// figures; what does not fit is listed Omitted.
 	MaxOutBytes int64
-	// MaxOutCount bounds how many files and figures are listed.
+	// MaxOutCount bounds how many files and figures come back with their
+	// content; up to MaxOmittedListed more are listed Omitted, and the
+	// rest are not listed.
 	MaxOutCount int
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed" // for the harness source
 	"encoding/hex"
 	"errors"
@@ -11,10 +12,19 @@ import (
 	"unicode/utf8"
 )
 
-// harnessSource is the Python harness every backend runs; see harness.py.
-//
-//go:embed harness.py
-var harnessSource string
+// The Python harness every backend runs is one program in three files,
+// in this order: harness_files.py (files in and out, figures), harness.py
+// (the run, fresh mode) and harness_session.py (session mode, and the
+// dispatch between the modes).
+var (
+	//go:embed harness_files.py
+	harnessFilesSource string
+	//go:embed harness.py
+	harnessMainSource string
+	//go:embed harness_session.py
+	harnessSessionSource string
+	harnessSource        = harnessFilesSource + "\n" + harnessMainSource + "\n" + harnessSessionSource
+)
 
 // Bounds on HarnessOptions.MaxReprBytes.
 const (
@@ -25,6 +35,14 @@ const (
 	// needs room for a head, a tail and the cut marker.
 	MinReprBytes = 256
 )
+
+// HarnessID identifies the harness's source (a digest): a backend whose
+// sandboxes outlive the server (Modal's sessions) finds again only those
+// running the harness it speaks to.
+func HarnessID() string {
+	sum := sha256.Sum256([]byte(harnessSource))
+	return hex.EncodeToString(sum[:8])
+}
 
 // HarnessArgs returns the interpreter arguments that run the harness: the
 // full argv after the interpreter path (see "Harness protocol" in the
@@ -95,8 +113,13 @@ type HarnessOptions struct {
 	MaxReprBytes int
 	// Workdir, when not empty, is prepended to sys.path, as the script's
 	// directory would be. The harness does not chdir: the backend starts the
-	// process in the working directory.
+	// process in the working directory. Files are written, and out/ read,
+	// under it ("." when empty).
 	Workdir string
+	// Files are written under Workdir before the code runs.
+	Files []InFile
+	// FileLimits bound the files and figures returned in the files frame.
+	FileLimits FileLimits
 }
 
 // Invocation is one prepared run: the stdin to send and the nonce to expect.
@@ -105,12 +128,15 @@ type Invocation struct {
 	// or Finalize. It appears nowhere but in Stdin.
 	Nonce string
 	// Stdin is the whole of the harness's standard input: two header lines
-	// (see NewInvocation), then the code.
+	// (see NewInvocation), the files block, then the code.
 	Stdin []byte
+	// FileLimits are the bounds the harness was given, to check its files
+	// frame against (AddFiles).
+	FileLimits FileLimits
 }
 
 // harnessMagic starts the harness's stdin and names its format.
-const harnessMagic = "AIRLOCK-HARNESS/1"
+const harnessMagic = "AIRLOCK-HARNESS/2"
 
 // NewInvocation prepares the harness's stdin for running code with opts,
 // under a fresh 128-bit nonce from crypto/rand. It fails when code is not
@@ -132,18 +158,27 @@ func NewInvocation(code string, opts HarnessOptions) (*Invocation, error) {
 			return nil, fmt.Errorf("sandbox: path %q is not valid UTF-8 without NUL bytes or newlines", p)
 		}
 	}
+	if err := checkFileLimits(opts.FileLimits); err != nil {
+		return nil, err
+	}
+	files, err := encodeInFiles(opts.Files)
+	if err != nil {
+		return nil, err
+	}
 	nonce, err := newNonce()
 	if err != nil {
 		return nil, err
 	}
 	// The two header lines of the protocol, which the harness splits
 	// without importing json.
-	header := fmt.Sprintf("%s %s %d %d\n%s", harnessMagic, nonce, opts.EnvelopeFD, maxRepr, strings.Join(paths, "\x00"))
-	stdin := make([]byte, 0, len(header)+1+len(code))
+	header := fmt.Sprintf("%s %s %d %d %d %d %d\n%s", harnessMagic, nonce, opts.EnvelopeFD, maxRepr,
+		opts.FileLimits.MaxOutBytes, opts.FileLimits.MaxOutCount, len(files), strings.Join(paths, "\x00"))
+	stdin := make([]byte, 0, len(header)+1+len(files)+len(code))
 	stdin = append(stdin, header...)
 	stdin = append(stdin, '\n')
+	stdin = append(stdin, files...)
 	stdin = append(stdin, code...)
-	return &Invocation{Nonce: nonce, Stdin: stdin}, nil
+	return &Invocation{Nonce: nonce, Stdin: stdin, FileLimits: opts.FileLimits}, nil
 }
 
 // checkMaxRepr returns the repr cap to send for n (0: the default), or why

@@ -63,7 +63,7 @@ func startSessionHarness(t *testing.T, args []string, inherit *os.File) *exec.Cm
 func sessionCall(t *testing.T, conn *net.UnixConn, code string, n int, interrupt func()) Result {
 	t.Helper()
 	limits := Limits{MaxOutputBytes: 1 << 20, Timeout: time.Minute}
-	msg, err := NewSessionCall(code, 0)
+	msg, err := NewSessionCall(code, 0, nil, FileLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestSessionHarnessListens(t *testing.T) {
 				garbage      string
 			}{
 				{code: "x = 41", result: "<nil>"},
-				{garbage: "AIRLOCK-SESSION/1 0123456789abcdef0123456789abcdef many 0\n"},
+				{garbage: "AIRLOCK-SESSION/2 0123456789abcdef0123456789abcdef many 0 0 0 0\n"},
 				{code: "x + 1", result: "42"},
 			}
 			n := 0

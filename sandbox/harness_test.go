@@ -564,7 +564,7 @@ func TestNewInvocation(t *testing.T) {
 	if len(parts) != 3 || string(parts[2]) != "print('hi')\n" {
 		t.Fatalf("stdin = %q", inv.Stdin)
 	}
-	if want := "AIRLOCK-HARNESS/1 " + inv.Nonce + " 3 " + fmt.Sprint(DefaultMaxReprBytes); string(parts[0]) != want {
+	if want := "AIRLOCK-HARNESS/2 " + inv.Nonce + " 3 " + fmt.Sprint(DefaultMaxReprBytes) + " 0 0 0"; string(parts[0]) != want {
 		t.Errorf("header line = %q, want %q", parts[0], want)
 	}
 	if string(parts[1]) != "/w\x00/a" {

@@ -4,7 +4,7 @@
 inside the session's sandbox by a backend whose only way in is an exec
 (Modal). Described in sandbox/session_client.go. Stdin: the call's message
 exactly as the Go side's NewSessionCall makes it (a header line naming the
-code's length, then the code); the client sends it to the harness with its
+lengths of the code and of the files block, then both); the client sends it to the harness with its
 own stdout and stderr attached (SCM_RIGHTS: stdout, stderr, and stderr again
 as the envelope channel), so the call's output and its envelope frame come
 out of this exec's streams. Stdin then stays open: its end of file, before
@@ -36,7 +36,7 @@ READY_WAIT = 120  # seconds an interpreter may take to start listening
 
 
 def _read_message():
-    """The call's message from stdin: the header line, then exactly the code it announces."""
+    """The call's message from stdin: the header line, then exactly the files and code it announces."""
     data = b""
     while b"\n" not in data:
         if len(data) > MAX_HEADER:
@@ -47,9 +47,9 @@ def _read_message():
         data += chunk
     header, code = data.split(b"\n", 1)
     fields = header.split(b" ")
-    if len(fields) != 4:
+    if len(fields) != 7:
         raise SystemExit("airlock session client: not a call header")
-    length = int(fields[3])
+    length = int(fields[3]) + int(fields[4])  # the code, and the files before it
     parts, size = [header, b"\n", code], len(code)
     while size < length:
         chunk = posix.read(0, min(length - size, 1 << 20))

@@ -10,15 +10,16 @@ import (
 // outlives the call, and processes the code forked may hold the channel
 // open, so its end of file cannot mark the end of the call: a whole frame
 // carrying the call's nonce does (Complete), or the end of file when every
-// holder has closed it. It keeps the first limit+1 bytes for ParseEnvelope,
-// as ReadEnvelope does, and scans for the frame in bounded memory, however
+// holder has closed it. It keeps the first bytes up to its bound and one
+// more, for SplitFiles and ParseEnvelope, as ReadEnvelope does, and scans for the frame in bounded memory, however
 // much the code floods the channel. It is an io.Writer that never fails;
 // safe for concurrent use.
 type SessionEnvelope struct {
 	mu     sync.Mutex
 	prefix []byte // "AIRLOCK-ENVELOPE/1 <nonce> "
-	limit  int
-	kept   []byte // the first limit+1 bytes, for ParseEnvelope
+	limit  int    // the longest envelope frame
+	keep   int    // bytes kept: limit, and the files frame's bound
+	kept   []byte // the first keep+1 bytes, for SplitFiles and ParseEnvelope
 	// window holds the bytes a frame not yet complete may span: at most
 	// the last limit+maxFrameHeader bytes once more have arrived.
 	window []byte
@@ -31,14 +32,24 @@ type SessionEnvelope struct {
 // NewSessionEnvelope returns a collector for the call whose nonce is nonce;
 // limit is MaxEnvelopeBytes of its limits.
 func NewSessionEnvelope(nonce string, limit int) *SessionEnvelope {
-	return &SessionEnvelope{prefix: []byte(envelopeMagic + nonce + " "), limit: limit, start: -1}
+	return &SessionEnvelope{prefix: []byte(envelopeMagic + nonce + " "), limit: limit, keep: limit, start: -1}
+}
+
+// NewSessionChannel is NewSessionEnvelope for a call that may return files
+// under fl: it keeps the files frame that comes before the envelope too
+// (MaxChannelBytes), while it looks for the envelope as
+// NewSessionEnvelope does.
+func NewSessionChannel(nonce string, limits Limits, fl FileLimits) *SessionEnvelope {
+	e := NewSessionEnvelope(nonce, MaxEnvelopeBytes(limits))
+	e.keep = MaxChannelBytes(limits, fl)
+	return e
 }
 
 // Write records p. It always returns len(p), nil.
 func (e *SessionEnvelope) Write(p []byte) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if room := e.limit + 1 - len(e.kept); room > 0 {
+	if room := e.keep + 1 - len(e.kept); room > 0 {
 		e.kept = append(e.kept, p[:min(room, len(p))]...)
 	}
 	if e.complete {
@@ -97,8 +108,8 @@ func (e *SessionEnvelope) Complete() bool {
 	return e.complete
 }
 
-// Bytes returns what ParseEnvelope is to judge: the channel's first
-// limit+1 bytes.
+// Bytes returns what SplitFiles and ParseEnvelope are to judge: the
+// channel's first bytes, up to its bound and one more.
 func (e *SessionEnvelope) Bytes() []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()

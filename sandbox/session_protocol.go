@@ -30,7 +30,7 @@ const SessionCPULimitExit = 128 + int(sigXCPU)
 const MaxSessionCodeBytes = 64 << 20
 
 // sessionMagic starts each call's header line.
-const sessionMagic = "AIRLOCK-SESSION/1"
+const sessionMagic = "AIRLOCK-SESSION/2"
 
 // ControlFD names an inherited, connected AF_UNIX stream socket, descriptor
 // fd in the interpreter, as a session's control channel: every call comes
@@ -86,20 +86,26 @@ func sessionArgs(program string, opts SessionOptions) ([]string, error) {
 }
 
 // SessionCall is the message of one call to a session harness: a header
-// line and the code. Its descriptors travel with it (Send).
+// line, the files block and the code. Its descriptors travel with it
+// (Send).
 type SessionCall struct {
 	// Nonce is the secret this call's envelope must carry; it appears
 	// nowhere but in Message.
 	Nonce string
-	// Message is the header line, "AIRLOCK-SESSION/1 <nonce> <max_repr>
-	// <code_len>\n", followed by the code.
+	// Message is the header line, "AIRLOCK-SESSION/2 <nonce> <max_repr>
+	// <code_len> <files_len> <max_out_bytes> <max_out_count>\n", followed
+	// by the files block and the code.
 	Message []byte
+	// FileLimits are the bounds the harness was given (see AddFiles).
+	FileLimits FileLimits
 }
 
 // NewSessionCall prepares the message that runs code in a session under a
-// fresh nonce; maxRepr is as HarnessOptions.MaxReprBytes. It fails when
-// code is not valid UTF-8 or too long, or maxRepr is out of range.
-func NewSessionCall(code string, maxRepr int) (*SessionCall, error) {
+// fresh nonce, after writing files under the session's working directory;
+// maxRepr is as HarnessOptions.MaxReprBytes, fl bounds what comes back.
+// It fails when code is not valid UTF-8 or too long, a file's path is
+// invalid, or maxRepr is out of range.
+func NewSessionCall(code string, maxRepr int, files []InFile, fl FileLimits) (*SessionCall, error) {
 	if !utf8.ValidString(code) {
 		return nil, errors.New("sandbox: code is not valid UTF-8")
 	}
@@ -110,12 +116,19 @@ func NewSessionCall(code string, maxRepr int) (*SessionCall, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFileLimits(fl); err != nil {
+		return nil, err
+	}
+	block, err := encodeInFiles(files)
+	if err != nil {
+		return nil, err
+	}
 	nonce, err := newNonce()
 	if err != nil {
 		return nil, err
 	}
-	header := fmt.Sprintf("%s %s %d %d\n", sessionMagic, nonce, maxRepr, len(code))
-	msg := make([]byte, 0, len(header)+len(code))
-	msg = append(append(msg, header...), code...)
-	return &SessionCall{Nonce: nonce, Message: msg}, nil
+	header := fmt.Sprintf("%s %s %d %d %d %d %d\n", sessionMagic, nonce, maxRepr, len(code), len(block), fl.MaxOutBytes, fl.MaxOutCount)
+	msg := make([]byte, 0, len(header)+len(block)+len(code))
+	msg = append(append(append(msg, header...), block...), code...)
+	return &SessionCall{Nonce: nonce, Message: msg, FileLimits: fl}, nil
 }

@@ -48,6 +48,15 @@ if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     echo "note: python3-numpy is not installed and cannot be (not root): TestNumpyUnderTheSandbox will skip"
   fi
 fi
+# matplotlib for Debian's python3: figures come back from the sandbox, and
+# the sandbox must show matplotlib its /etc/matplotlibrc and fontconfig.
+if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-matplotlib) >/dev/null
+  else
+    echo "note: python3-matplotlib is not installed and cannot be (not root): the figure tests will skip"
+  fi
+fi
 # A C compiler for the race detector (cgo).
 if ! command -v gcc >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev) >/dev/null

@@ -32,7 +32,7 @@ func (noopBackend) Close() error { return nil }
 // the policy decision, for one execute_python call.
 func BenchmarkValidateAndDecide(b *testing.B) {
 	p := policy.Default()
-	all, err := tools.All(p, noopBackend{}, tools.Sessions{}, zap.NewNop())
+	all, err := tools.All(p, noopBackend{}, tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		b.Fatalf("tools.All: %v", err)
 	}
@@ -71,7 +71,7 @@ func BenchmarkAirlockLayer(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := policy.Default()
-			all, err := tools.All(p, noopBackend{}, tools.Sessions{}, zap.NewNop())
+			all, err := tools.All(p, noopBackend{}, tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				b.Fatalf("tools.All: %v", err)
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/server/audit"
 	"github.com/airlock-mcp/airlock-mcp/server/metrics"
+	"github.com/airlock-mcp/airlock-mcp/tools"
 )
 
 // recorded is what the server recorded of one call: its audit record, its
@@ -339,7 +340,7 @@ func TestEveryCallRecordedAlike(t *testing.T) {
 				}
 				want := mcp.NewToolResultError(tt.text)
 				if tt.ran != nil {
-					want = &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(tt.text)}, StructuredContent: *tt.ran, IsError: tt.ran.Status != sandbox.StatusOK}
+					want = &mcp.CallToolResult{Content: []mcp.Content{mcp.NewTextContent(tt.text)}, StructuredContent: tools.ExecuteResult{Result: *tt.ran, Files: []tools.FileEntry{}, Figures: []tools.FileEntry{}}, IsError: tt.ran.Status != sandbox.StatusOK}
 				}
 				if output, err = json.Marshal(want); err != nil {
 					t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 
 	mcpserver "github.com/mark3labs/mcp-go/server"
 	"go.uber.org/zap"
+
+	"github.com/airlock-mcp/airlock-mcp/policy"
 )
 
 // HTTP endpoint paths.
@@ -49,10 +51,15 @@ type HTTPOptions struct {
 // DefaultMaxBodyBytes bounds request bodies when HTTPOptions does not.
 const DefaultMaxBodyBytes = 4 << 20
 
-// MaxBodyBytesFor is the body bound for calls carrying up to maxCode bytes
-// of code: JSON may escape each byte as six (\u00XX), plus room for the
-// rest of the message.
-func MaxBodyBytesFor(maxCode int) int64 { return int64(maxCode)*6 + 64<<10 }
+// MaxBodyBytesFor is the body bound for calls p allows: up to
+// limits.max_code_bytes of code, which JSON may escape as six bytes each
+// (\u00XX); the files argument's content up to files.max_in_mb, counted
+// twice (base64 takes 4/3, and text whose escapes more than double it —
+// control characters — should be sent as base64), with room for each
+// entry's path and keys; and room for the rest of the message.
+func MaxBodyBytesFor(p *policy.Policy) int64 {
+	return int64(p.Limits.MaxCodeBytes)*6 + p.MaxInBytes()*2 + int64(p.Files.MaxInCount)*8<<10 + 64<<10
+}
 
 // HTTPTransport serves an MCP server over streamable HTTP (StreamablePath)
 // and the older HTTP+SSE transport (SSEPath, MessagePath) from one

@@ -16,6 +16,7 @@ import (
 	mcpserver "github.com/mark3labs/mcp-go/server"
 	"go.uber.org/zap"
 
+	"github.com/airlock-mcp/airlock-mcp/filestore"
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/server/audit"
@@ -37,12 +38,16 @@ func instructions(p *policy.Policy, s tools.Sessions) string {
 		return "Runs Python in a sandbox with the execute_python tool. " +
 			"Each call is a fresh, isolated sandbox " + network + ", unless it names a session: " +
 			"the calls naming one share an interpreter whose variables, imports and files persist until it expires " +
-			"or is ended (end_session; list_sessions and " + SessionsResourceURI + " show yours)."
+			"or is ended (end_session; list_sessions and " + SessionsResourceURI + " show yours). " + filesInstructions
 	}
 	return "Runs Python in a sandbox with the execute_python tool. " +
 		"Each call is a fresh, isolated sandbox " + network + ": nothing persists between calls, " +
-		"so put everything a computation needs into one call."
+		"so put everything a computation needs into one call. " + filesInstructions
 }
+
+// filesInstructions tell the client how files go in and come back.
+const filesInstructions = "Give the code files with execute_python's files argument; the files it leaves under out/ and its matplotlib figures come back " +
+	"as images, text, or links to " + tools.FilesURIPrefix + "... that the client which made the call can read with resources/read for a while."
 
 // Options are the server's dependencies.
 type Options struct {
@@ -77,6 +82,10 @@ type Options struct {
 	// there are none. The caller closes the registry, after the server has
 	// stopped.
 	Sessions tools.Sessions
+	// Files keeps the files execute_python returns, for each client to
+	// read (airlock://files/...); nil makes one with the policy's time to
+	// live (files.ttl_s) and filestore.DefaultMaxBytes.
+	Files *filestore.Store
 }
 
 // New builds the MCP server: it builds every tool from opts and registers
@@ -98,7 +107,14 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 	if version == "" {
 		version = "dev"
 	}
-	all, err := tools.All(opts.Policy, opts.Backend, opts.Sessions, log)
+	var err error
+	files := opts.Files
+	if files == nil {
+		if files, err = filestore.New(filestore.Options{TTL: opts.Policy.Files.TTL()}); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	all, err := tools.All(opts.Policy, opts.Backend, opts.Sessions, files, log)
 	if err != nil {
 		return nil, fmt.Errorf("server: build tools: %w", err)
 	}
@@ -127,6 +143,7 @@ func New(opts Options) (*mcpserver.MCPServer, error) {
 		s.AddTool(t.Definition, p.handler(t))
 	}
 	addPolicyResource(s, opts.Policy, opts.Backend)
+	addFilesResource(s, files, anonymous)
 	if opts.Sessions.Registry != nil {
 		addSessionsResource(s, opts.Sessions.Registry, anonymous)
 	}

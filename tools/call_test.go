@@ -107,7 +107,7 @@ func TestExecutePythonRecordsTheCall(t *testing.T) {
 			if pol == nil {
 				pol = p
 			}
-			tool, err := tools.ExecutePython(pol, capable(tt.backend), tools.Sessions{}, zap.NewNop())
+			tool, err := tools.ExecutePython(pol, capable(tt.backend), tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestExecutePythonRecordsTheCall(t *testing.T) {
 // than the one that was checked.
 func TestExecutePythonRunsTheDecodedArguments(t *testing.T) {
 	fb := &sandboxtest.Backend{Result: sandbox.Result{Status: sandbox.StatusOK}}
-	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestBackendsAreKnownByCapabilities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tool, err := tools.ExecutePython(p, tt.backend, tools.Sessions{}, zap.NewNop())
+			tool, err := tools.ExecutePython(p, tt.backend, tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func TestBackendsAreKnownByCapabilities(t *testing.T) {
 				t.Errorf("description %q lacks %q", tool.Definition.Description, tt.sandbox)
 			}
 			res := tool.Handler(context.Background(), call(`{"code":"print(1)"}`))
-			r, ran := res.StructuredContent.(sandbox.Result)
+			r, ran := res.StructuredContent.(tools.ExecuteResult)
 			if !ran || r.Network == nil || r.Network.Enforcement != tt.enforcement {
 				t.Errorf("ledger %+v, want enforcement %s", r.Network, tt.enforcement)
 			}

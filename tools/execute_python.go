@@ -11,6 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/zap"
 
+	"github.com/airlock-mcp/airlock-mcp/filestore"
 	"github.com/airlock-mcp/airlock-mcp/netrules"
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/policy/precheck"
@@ -26,6 +27,7 @@ type executePythonArgs struct {
 	Code     string
 	TimeoutS *float64 // nil: the policy's default
 	Session  string   // "": a fresh sandbox
+	Files    []fileArg
 }
 
 // executePythonArgsOf reads execute_python's arguments from v, a call's
@@ -59,7 +61,11 @@ func executePythonArgsOf(v any) (executePythonArgs, error) {
 		return args, fmt.Errorf("timeout_s is %T, not a number", t)
 	}
 	session, err := sessionArgOf(v)
+	if err != nil {
+		return args, err
+	}
 	args.Session = session
+	args.Files, err = fileArgsOf(v)
 	return args, err
 }
 
@@ -67,19 +73,27 @@ func executePythonArgsOf(v any) (executePythonArgs, error) {
 // policy's limits filled into the input schema and description, and a
 // handler that checks each call against p and runs it on b, or, with a
 // session argument, in the caller's session of that name (s; refused with
-// a sentence saying why when s offers none).
-func ExecutePython(p *policy.Policy, b sandbox.Backend, s Sessions, log *zap.Logger) (Tool, error) {
+// a sentence saying why when s offers none). The files a call returns are
+// kept in files for the calling client to read by their URIs; nil keeps
+// them in a store of the tool's own, which nothing else reads.
+func ExecutePython(p *policy.Policy, b sandbox.Backend, s Sessions, files *filestore.Store, log *zap.Logger) (Tool, error) {
 	if p == nil || b == nil {
 		return Tool{}, errors.New("tools: execute_python needs a policy and a backend")
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if files == nil {
+		var err error
+		if files, err = filestore.New(filestore.Options{TTL: p.Files.TTL()}); err != nil {
+			return Tool{}, fmt.Errorf("tools: execute_python: %w", err)
+		}
+	}
 	doc, err := schemas.Read(executePythonInputFile)
 	if err != nil {
 		return Tool{}, fmt.Errorf("tools: execute_python input schema: %w", err)
 	}
-	input, err := deriveExecutePythonInput(doc, p.Limits, s)
+	input, err := deriveExecutePythonInput(doc, p, s)
 	if err != nil {
 		return Tool{}, err
 	}
@@ -108,7 +122,8 @@ func ExecutePython(p *policy.Policy, b sandbox.Backend, s Sessions, log *zap.Log
 		OpenWorldHint:   mcp.ToBoolPtr(p.Network.AllowEgress),
 	}
 
-	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, sessions: s, progress: ProgressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
+	h := &executePython{policy: p, egress: p.Network.Egress(), enforced: enforcementFor(p, caps), staticLedger: staticLedgerFor(p, caps), backend: b, sessions: s,
+		files: files, fileBounds: FileBoundsOf(p), progress: ProgressInterval, log: log.With(zap.String("tool", ExecutePythonName))}
 	return Tool{
 		Definition: def,
 		Input:      inSchema,
@@ -131,6 +146,9 @@ type executePython struct {
 	backend      sandbox.Backend
 	// sessions runs the calls that name a session.
 	sessions Sessions
+	// files keeps the files calls return; fileBounds bound them.
+	files      *filestore.Store
+	fileBounds FileBounds
 	// progress is the interval of progress notifications.
 	progress time.Duration
 	log      *zap.Logger
@@ -165,6 +183,18 @@ func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolRes
 		return mcp.NewToolResultError(d.Reason)
 	}
 
+	in, err := inFiles(args.Files, h.policy)
+	if err != nil {
+		var fe *fileError
+		if errors.As(err, &fe) && fe.Limit != "" {
+			h.log.Info("call refused by policy", zap.String("rule", fe.Limit))
+			call.Deny("files", fe.Limit, err.Error())
+		} else {
+			call.SetStatus(OutcomeInvalid, err.Error())
+		}
+		return mcp.NewToolResultError(err.Error())
+	}
+
 	pre := precheck.Check(args.Code, h.egress, h.enforced)
 	if pre.Refused != nil {
 		h.log.Info("call refused by the network pre-check: the backend cannot enforce the rule", zap.String("host", pre.Refused.Host), zap.String("rule", pre.Refused.Rule))
@@ -172,7 +202,7 @@ func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolRes
 		return mcp.NewToolResultError(pre.Message())
 	}
 
-	req := sandbox.Request{Code: args.Code, Limits: limits}
+	req := sandbox.Request{Code: args.Code, Limits: limits, Files: in, FileLimits: h.fileBounds.Out}
 	if args.Session != "" {
 		return h.runInSession(ctx, call, args.Session, req, pre)
 	}
@@ -197,17 +227,7 @@ func (h *executePython) handle(ctx context.Context, call *Call) *mcp.CallToolRes
 		call.SetStatus(OutcomeFailed, msg)
 		return mcp.NewToolResultError(msg)
 	}
-	h.fillNetwork(&res, pre)
-	call.SetResult(res)
-	text := FormatResult(res)
-	if note := preCheckNote(res, pre); note != "" {
-		text += "\n" + note
-	}
-	return &mcp.CallToolResult{
-		Content:           []mcp.Content{mcp.NewTextContent(text)},
-		StructuredContent: res,
-		IsError:           res.Status != sandbox.StatusOK,
-	}
+	return h.respond(call, res, pre)
 }
 
 // executePythonLogArgs describes a call's arguments for the log: the code's
@@ -229,6 +249,13 @@ func executePythonLogArgs(call *Call) []zap.Field {
 	}
 	if args.Session != "" {
 		fields = append(fields, zap.String("python_session", args.Session))
+	}
+	if len(args.Files) > 0 {
+		n := 0
+		for _, f := range args.Files {
+			n += len(f.Content)
+		}
+		fields = append(fields, zap.Int("files", len(args.Files)), zap.Int("files_content_bytes", n))
 	}
 	return fields
 }

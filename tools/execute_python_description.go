@@ -3,6 +3,7 @@ package tools
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
@@ -26,12 +27,38 @@ func executePythonDescription(p *policy.Policy, c sandbox.Capabilities, s Sessio
 	}
 	return fmt.Sprintf(`Run Python code in a fresh, isolated %s and return its output.
 %s %s Network: %s.%s
+%s
 Limits per call: timeout %s s by default, at most %s s (timeout_s); memory %d MiB; CPU time %d s%s; stdout and stderr %s each, beyond which the middle is cut, keeping the head and tail.
-Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback.`,
-		terms.Sandbox, persistence, terms.Files, network, sessions,
+Returns stdout, then stderr, then the value of a final bare expression as a REPL would show it (→ value), or the uncaught exception with its traceback; then the files and figures.`,
+		terms.Sandbox, persistence, terms.Files, network, sessions, filesDescription(p),
 		seconds(l.DefaultTimeoutS), seconds(l.MaxTimeoutS), l.MemoryMB, l.CPUTimeS, terms.Processes,
 		byteSize(l.MaxOutputBytes))
 }
+
+// filesDescription tells the model how files go in and come out under p,
+// and which operator data every sandbox sees (backend.local.mounts).
+func filesDescription(p *policy.Policy) string {
+	f := p.Files
+	d := fmt.Sprintf("Files: give the code files with files (written under the working directory /work before it runs; at most %d files, %s in all). "+
+		"Every file the code leaves under out/ (/work/out) is returned, up to %d files and %s: images (PNG, JPEG, GIF, WebP) up to %s as images, small text files as text, others as links (airlock://files/...) readable with resources/read for %s s. "+
+		"matplotlib figures still open when the code ends (or passed to plt.show()) come back as PNG images without anything special in the code.",
+		f.MaxInCount, byteSize64(p.MaxInBytes()), f.MaxOutCount, byteSize64(f.MaxOutBytes()), byteSize64(f.MaxInlineImageBytes()), strconv.Itoa(f.TTLS))
+	if ms := p.Backend.Local.Mounts; len(ms) > 0 {
+		parts := make([]string, len(ms))
+		for i, m := range ms {
+			mode := "read-only"
+			if !m.ReadOnly {
+				mode = "writable"
+			}
+			parts[i] = m.Path + " (" + mode + ")"
+		}
+		d += " The operator's data is at " + strings.Join(parts, ", ") + "."
+	}
+	return d
+}
+
+// byteSize64 is byteSize of an int64.
+func byteSize64(n int64) string { return byteSize(int(n)) }
 
 // seconds formats s without a trailing ".0" (30, 2.5).
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', -1, 64) }

@@ -15,7 +15,9 @@ const (
 
 // deriveExecutePythonInput fills the policy's limits into the embedded input
 // schema doc, so that the model sees them in inputSchema: code.maxLength,
-// timeout_s.maximum and timeout_s.default.
+// timeout_s.maximum and timeout_s.default, and the files bounds in the
+// description of files (the handler checks them, naming the entry over
+// them, rather than the schema).
 //
 // JSON Schema's maxLength counts characters, while the policy counts UTF-8
 // bytes; the schema bound is therefore looser for non-ASCII code, and the
@@ -24,7 +26,8 @@ const (
 // When ss offers no sessions, the session property stays (a call naming one
 // is refused with a sentence saying why, not a schema error) but its
 // description says so instead of offering them.
-func deriveExecutePythonInput(doc []byte, l policy.Limits, ss Sessions) ([]byte, error) {
+func deriveExecutePythonInput(doc []byte, p *policy.Policy, ss Sessions) ([]byte, error) {
+	l := p.Limits
 	var s map[string]any
 	if err := json.Unmarshal(doc, &s); err != nil {
 		return nil, fmt.Errorf("tools: parse %s: %w", executePythonInputFile, err)
@@ -51,6 +54,13 @@ func deriveExecutePythonInput(doc []byte, l policy.Limits, ss Sessions) ([]byte,
 	}
 	if ss.Registry == nil {
 		session["description"] = "Not available on this server (" + ss.offReason() + "): leave it out."
+	}
+	files, ok := props["files"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("tools: %s has no properties.files object", executePythonInputFile)
+	}
+	if d, ok := files["description"].(string); ok {
+		files["description"] = fmt.Sprintf("%s At most %d files, %s in all (decoded).", d, p.Files.MaxInCount, byteSize64(p.MaxInBytes()))
 	}
 	timeout["maximum"] = l.MaxTimeoutS
 	timeout["default"] = l.DefaultTimeoutS

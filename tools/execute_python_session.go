@@ -23,19 +23,7 @@ func (h *executePython) runInSession(ctx context.Context, call *Call, name strin
 		h.log.Info("session call did not run", zap.String("python_session", name), zap.Error(err))
 		return sessionFailure(ctx, call, err)
 	}
-	res := out.Result
-	h.fillNetwork(&res, pre)
-	call.SetResult(res)
-	text := FormatResult(res)
-	if note := preCheckNote(res, pre); note != "" {
-		text += "\n" + note
-	}
-	text += "\n" + sessionNote(*res.Session, out.Ended)
-	return &mcp.CallToolResult{
-		Content:           []mcp.Content{mcp.NewTextContent(text)},
-		StructuredContent: res,
-		IsError:           res.Status != sandbox.StatusOK,
-	}
+	return h.respond(call, out.Result, pre, sessionNote(*out.Result.Session, out.Ended))
 }
 
 // sessionNote is the line the text of a session call ends with: which

@@ -132,7 +132,7 @@ func TestExecutePythonHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := &sandboxtest.Backend{Result: tt.result, Err: tt.backendErr}
-			tool, err := tools.ExecutePython(p, fb, tools.Sessions{}, zap.NewNop())
+			tool, err := tools.ExecutePython(p, fb, tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				t.Fatalf("ExecutePython: %v", err)
 			}
@@ -142,7 +142,7 @@ func TestExecutePythonHandler(t *testing.T) {
 			}
 			if tt.wantStructured {
 				// Without egress, the Airlock layer completes the ledger.
-				want := tt.result
+				want := tools.ExecuteResult{Result: tt.result, Files: []tools.FileEntry{}, Figures: []tools.FileEntry{}}
 				want.Network = &sandbox.Network{Enforcement: sandbox.EnforcementNone, Connections: []sandbox.Connection{}}
 				if !reflect.DeepEqual(res.StructuredContent, want) {
 					t.Errorf("StructuredContent = %#v, want %#v", res.StructuredContent, want)
@@ -189,7 +189,7 @@ func TestExecutePythonHandler(t *testing.T) {
 func TestExecutePythonLogsBackendError(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	fb := &sandboxtest.Backend{Err: errors.New("no python3")}
-	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, zap.New(core))
+	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, nil, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
@@ -208,7 +208,7 @@ func TestExecutePythonLogsBackendError(t *testing.T) {
 // the hash the handler recorded — and that arguments of another shape are
 // described by their size alone.
 func TestExecutePythonLogArgs(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
@@ -266,7 +266,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 func TestExecutePythonCancelled(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	fb := &sandboxtest.Backend{Err: context.Canceled}
-	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, zap.New(core))
+	tool, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{}, nil, zap.New(core))
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}

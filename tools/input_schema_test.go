@@ -21,7 +21,7 @@ func TestInputSchemaCarriesPolicyLimits(t *testing.T) {
 
 	for name, p := range map[string]*policy.Policy{"default": policy.Default(), "custom": custom} {
 		t.Run(name, func(t *testing.T) {
-			tool, err := tools.ExecutePython(p, &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
+			tool, err := tools.ExecutePython(p, &sandboxtest.Backend{}, tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				t.Fatalf("ExecutePython: %v", err)
 			}

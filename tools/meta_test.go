@@ -17,7 +17,7 @@ import (
 // whole server), every annotation set explicitly, and input and output
 // schemas that compile.
 func TestAllToolsWellFormed(t *testing.T) {
-	all, err := tools.All(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
+	all, err := tools.All(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatalf("tools.All: %v", err)
 	}

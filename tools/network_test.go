@@ -52,12 +52,12 @@ func TestNetworkLedgerByBackend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fb := &sandboxtest.Backend{BackendName: tt.backend, Result: sandbox.Result{Status: sandbox.StatusOK, Backend: tt.backend, Network: tt.ledger}}
-			tool, err := tools.ExecutePython(tt.p, capable(fb), tools.Sessions{}, zap.NewNop())
+			tool, err := tools.ExecutePython(tt.p, capable(fb), tools.Sessions{}, nil, zap.NewNop())
 			if err != nil {
 				t.Fatal(err)
 			}
 			res := tool.Handler(context.Background(), call(`{"code":`+strconv.Quote(tt.code)+`}`))
-			r := res.StructuredContent.(sandbox.Result)
+			r := res.StructuredContent.(tools.ExecuteResult).Result
 			if r.Network == nil || r.Network.Enforcement != tt.enforcement {
 				t.Fatalf("ledger %+v, want enforcement %s", r.Network, tt.enforcement)
 			}

@@ -21,10 +21,11 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 // TestOutputSchemaMatchesResult checks that the output schema describes
-// exactly the JSON of sandbox.Result: every field a required property, no
-// property without a field, and real results valid.
+// exactly the JSON of tools.ExecuteResult (sandbox.Result's fields and
+// the files and figures): every field a required property, no property
+// without a field, and real results valid.
 func TestOutputSchemaMatchesResult(t *testing.T) {
-	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, zap.NewNop())
+	tool, err := tools.ExecutePython(policy.Default(), &sandboxtest.Backend{}, tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatalf("ExecutePython: %v", err)
 	}
@@ -36,10 +37,11 @@ func TestOutputSchemaMatchesResult(t *testing.T) {
 		t.Fatalf("parse output schema: %v", err)
 	}
 	var fields []string
-	rt := reflect.TypeFor[sandbox.Result]()
-	for i := range rt.NumField() {
-		if name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ","); name != "-" {
-			fields = append(fields, name)
+	for _, rt := range []reflect.Type{reflect.TypeFor[sandbox.Result](), reflect.TypeFor[tools.ExecuteResult]()} {
+		for i := range rt.NumField() {
+			if name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+				fields = append(fields, name)
+			}
 		}
 	}
 	var props []string
@@ -64,23 +66,37 @@ func TestOutputSchemaMatchesResult(t *testing.T) {
 	static := &sandbox.Network{Enforcement: sandbox.EnforcementAdvisory, Connections: []sandbox.Connection{
 		{Host: "pypi.org", Method: "static", Allowed: true, Rule: "network.allow[0] (host pypi.org, port 443)"},
 	}, Note: "Modal does not report connections."}
-	valid := []sandbox.Result{
-		{Status: sandbox.StatusOK, ExitCode: ptr(0), Stdout: "1\n", Result: ptr("42"), DurationMS: 12, Backend: "local", Network: none},
-		{Status: sandbox.StatusError, ExitCode: ptr(1), Error: &sandbox.ErrorInfo{Type: "ValueError", Message: "bad", Traceback: "tb"}, Backend: "local", Network: proxied},
-		{Status: sandbox.StatusTimeout, TimedOut: true, Truncated: true, Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "limit"}, Network: static},
-		{Status: sandbox.StatusKilled, Network: none},
+	none_ := []tools.FileEntry{}
+	returned := []tools.FileEntry{
+		{Path: "out/a.csv", Size: 3, MIME: "text/csv", SHA256: strings.Repeat("ab", 32), URI: "airlock://files/0123/out/a.csv"},
+		{Path: "out/huge.bin", Size: 1 << 40, MIME: "application/octet-stream", Omitted: true, Reason: "over files.max_out_mb (32.0 MiB in all)"},
+	}
+	figure := []tools.FileEntry{{Path: "figure-1.png", Size: 100, MIME: "image/png", SHA256: strings.Repeat("0f", 32), URI: "airlock://files/0123/figures/figure-1.png"}}
+	valid := []tools.ExecuteResult{
+		{Result: sandbox.Result{Status: sandbox.StatusOK, ExitCode: ptr(0), Stdout: "1\n", Result: ptr("42"), DurationMS: 12, Backend: "local", Network: none}, Files: none_, Figures: none_},
+		{Result: sandbox.Result{Status: sandbox.StatusError, ExitCode: ptr(1), Error: &sandbox.ErrorInfo{Type: "ValueError", Message: "bad", Traceback: "tb"}, Backend: "local", Network: proxied}, Files: returned, Figures: figure},
+		{Result: sandbox.Result{Status: sandbox.StatusTimeout, TimedOut: true, Truncated: true, Error: &sandbox.ErrorInfo{Type: "Timeout", Message: "limit"}, Network: static}, Files: none_, Figures: none_},
+		{Result: sandbox.Result{Status: sandbox.StatusKilled, Network: none}, Files: none_, Figures: none_},
 	}
 	for _, r := range valid {
 		if err := validate(tool.Output, r); err != nil {
 			t.Errorf("valid result %+v rejected: %v", r, err)
 		}
 	}
-	invalid := map[string]sandbox.Result{
-		"unknown status":      {Status: "exploded", Network: none},
-		"negative duration":   {Status: sandbox.StatusOK, DurationMS: -1, Network: none},
-		"no network ledger":   {Status: sandbox.StatusOK},
-		"unknown enforcement": {Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: "magic", Connections: []sandbox.Connection{}}},
-		"port out of range":   {Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{{Host: "x", Port: 70000, Method: "GET", Rule: "r"}}}},
+	ok := func(r sandbox.Result) tools.ExecuteResult {
+		return tools.ExecuteResult{Result: r, Files: none_, Figures: none_}
+	}
+	invalid := map[string]tools.ExecuteResult{
+		"unknown status":      ok(sandbox.Result{Status: "exploded", Network: none}),
+		"negative duration":   ok(sandbox.Result{Status: sandbox.StatusOK, DurationMS: -1, Network: none}),
+		"no network ledger":   ok(sandbox.Result{Status: sandbox.StatusOK}),
+		"unknown enforcement": ok(sandbox.Result{Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: "magic", Connections: []sandbox.Connection{}}}),
+		"port out of range":   ok(sandbox.Result{Status: sandbox.StatusOK, Network: &sandbox.Network{Enforcement: sandbox.EnforcementProxy, Connections: []sandbox.Connection{{Host: "x", Port: 70000, Method: "GET", Rule: "r"}}}}),
+		"no files list":       {Result: sandbox.Result{Status: sandbox.StatusOK, Network: none}, Figures: none_},
+		"a file without a type": {Result: sandbox.Result{Status: sandbox.StatusOK, Network: none}, Figures: none_,
+			Files: []tools.FileEntry{{Path: "out/a", Size: 1}}},
+		"a hash that is not hex SHA-256": {Result: sandbox.Result{Status: sandbox.StatusOK, Network: none}, Figures: none_,
+			Files: []tools.FileEntry{{Path: "out/a", Size: 1, MIME: "text/plain", SHA256: "abc"}}},
 	}
 	for name, r := range invalid {
 		if err := validate(tool.Output, r); err == nil {

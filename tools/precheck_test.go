@@ -31,7 +31,7 @@ func withNetwork(n policy.Network) *policy.Policy {
 func runCode(t *testing.T, p *policy.Policy, backend, code string, result sandbox.Result) (string, bool, *sandboxtest.Backend) {
 	t.Helper()
 	fb := &sandboxtest.Backend{BackendName: backend, Result: result}
-	tool, err := tools.ExecutePython(p, capable(fb), tools.Sessions{}, zap.NewNop())
+	tool, err := tools.ExecutePython(p, capable(fb), tools.Sessions{}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
-	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/sandboxtest"
 	"github.com/airlock-mcp/airlock-mcp/sessions"
 	"github.com/airlock-mcp/airlock-mcp/tools"
@@ -35,7 +34,7 @@ func newSessionTools(t *testing.T, p *policy.Policy) sessionTools {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close(true) })
-	all, err := tools.All(p, b, tools.Sessions{Registry: reg}, zap.NewNop())
+	all, err := tools.All(p, b, tools.Sessions{Registry: reg}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestExecutePythonInASession(t *testing.T) {
 		t.Errorf("%d fresh sandboxes ran for session calls", n)
 	}
 	res := st.execute.Handler(context.Background(), callAs(tools.ExecutePythonName, "alice", `{"code":"print(1)"}`))
-	if r, ok := res.StructuredContent.(sandbox.Result); !ok || r.Session != nil || st.backend.Calls() != 1 {
+	if r, ok := res.StructuredContent.(tools.ExecuteResult); !ok || r.Session != nil || st.backend.Calls() != 1 {
 		t.Errorf("a call without session: %+v, %d fresh calls; want a result without session, 1 fresh call", res.StructuredContent, st.backend.Calls())
 	}
 }
@@ -141,7 +140,7 @@ func TestSessionRestartAndEndInTheText(t *testing.T) {
 // why and what to do, recorded as refusals, and run nothing.
 func TestSessionRefusals(t *testing.T) {
 	fb := &sandboxtest.Backend{}
-	off, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{Off: "the modal backend does not keep sessions"}, zap.NewNop())
+	off, err := tools.ExecutePython(policy.Default(), fb, tools.Sessions{Off: "the modal backend does not keep sessions"}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

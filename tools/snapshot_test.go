@@ -56,7 +56,7 @@ func TestToolSnapshots(t *testing.T) {
 	}
 	update := os.Getenv("UPDATE_SNAPSHOTS") == "1"
 	for _, v := range variants {
-		all, err := tools.All(v.policy, capable(v.backend), v.sessions, zap.NewNop())
+		all, err := tools.All(v.policy, capable(v.backend), v.sessions, nil, zap.NewNop())
 		if err != nil {
 			t.Fatalf("tools.All: %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.uber.org/zap"
 
+	"github.com/airlock-mcp/airlock-mcp/filestore"
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
@@ -42,9 +43,10 @@ type Tool struct {
 
 // All builds every tool airlock-mcp offers, in the order tools/list shows
 // them: execute_python, and end_session and list_sessions when s offers
-// sessions.
-func All(p *policy.Policy, b sandbox.Backend, s Sessions, log *zap.Logger) ([]Tool, error) {
-	ep, err := ExecutePython(p, b, s, log)
+// sessions. files keeps the files execute_python returns (see
+// ExecutePython).
+func All(p *policy.Policy, b sandbox.Backend, s Sessions, files *filestore.Store, log *zap.Logger) ([]Tool, error) {
+	ep, err := ExecutePython(p, b, s, files, log)
 	if err != nil {
 		return nil, err
 	}

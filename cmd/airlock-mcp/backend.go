@@ -79,10 +79,10 @@ var backends = []struct {
 func checkLocal(p *policy.Policy) error { return p.CheckBackend(local.Capabilities{}) }
 
 // localOptions are the local backend's options from the policy: the
-// interpreter and, when egress is allowed, the Airlock proxy configured by
-// the network policy.
+// interpreter, the operator's mounts and, when egress is allowed, the
+// Airlock proxy configured by the network policy.
 func localOptions(p *policy.Policy, log *zap.Logger) local.Options {
-	opts := local.Options{Python: p.Backend.Local.Python}
+	opts := local.Options{Python: p.Backend.Local.Python, Mounts: localMounts(p)}
 	if p.Network.AllowEgress {
 		opts.Network = &egress.Config{
 			Egress:         p.Network.Egress(),

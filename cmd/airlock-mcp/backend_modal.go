@@ -88,5 +88,8 @@ func modalSettings(p *policy.Policy) modal.Options {
 		// even when no server is left to.
 		SessionIdleTimeout: p.Sessions.IdleTTL(),
 		SessionLifetime:    p.Sessions.MaxLifetime(),
+		// backend.local.mounts, copied into each sandbox.
+		Mounts:        modalMounts(p),
+		MaxMountBytes: p.Files.MaxMountBytes(),
 	}
 }

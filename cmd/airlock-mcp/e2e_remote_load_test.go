@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/server"
 )
 
@@ -194,11 +195,13 @@ func TestRemoteLimits(t *testing.T) {
 	cancelBob()
 	<-done
 
-	big := bytes.Repeat([]byte("x"), 2<<20)
+	// One byte over the bound for this policy's default limits (the code
+	// and the files a call may carry).
+	big := bytes.Repeat([]byte("x"), int(server.MaxBodyBytesFor(policy.Default()))+1)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+"/mcp", bytes.NewReader(big))
 	rawHeaders(req, r.tokens["carol"], "")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("2 MiB body: %v %v", resp, err)
+		t.Errorf("a body over the bound: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
 	}

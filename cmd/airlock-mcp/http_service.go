@@ -28,8 +28,12 @@ func newHTTPService(o options, p *policy.Policy, backend sandbox.Backend, c *cal
 	if err != nil {
 		return nil, err
 	}
+	files, err := openFileStore(p)
+	if err != nil {
+		return nil, err
+	}
 	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
-		Audit: c.audit, Metrics: m, Stop: c.stop, InFlight: &c.inFlight, Sessions: ps})
+		Audit: c.audit, Metrics: m, Stop: c.stop, InFlight: &c.inFlight, Sessions: ps, Files: files})
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +41,7 @@ func newHTTPService(o options, p *policy.Policy, backend sandbox.Backend, c *cal
 	h.transport = server.NewHTTPTransport(s, server.HTTPOptions{
 		Tokens:       tokens,
 		Metrics:      m.Handler(),
-		MaxBodyBytes: server.MaxBodyBytesFor(p.Limits.MaxCodeBytes),
+		MaxBodyBytes: server.MaxBodyBytesFor(p),
 		Sessions:     o.http.sessionLimits(),
 		Logger:       log.Named("sessions"),
 	})

@@ -42,7 +42,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 		return 2
 	}
 	defer backend.Close()
-	tool, err := tools.ExecutePython(p, backend, tools.Sessions{Off: "`airlock-mcp run` runs each file in a fresh sandbox"}, log)
+	tool, err := tools.ExecutePython(p, backend, tools.Sessions{Off: "`airlock-mcp run` runs each file in a fresh sandbox"}, nil, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		return 2
@@ -51,7 +51,7 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 	req.Params.Name = tools.ExecutePythonName
 	req.Params.Arguments = args
 	out := tool.Handler(ctx, tools.NewCall(req))
-	res, ran := out.StructuredContent.(sandbox.Result)
+	res, ran := out.StructuredContent.(tools.ExecuteResult)
 	if !ran {
 		// Refused by the Airlock layer, or no sandbox: the text says why.
 		fmt.Fprintf(stderr, "airlock-mcp: %s\n", resultText(out))

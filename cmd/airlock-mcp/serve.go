@@ -33,8 +33,13 @@ func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logge
 		log.Error("session registry setup failed", zap.Error(err))
 		return 1
 	}
+	files, err := openFileStore(p)
+	if err != nil {
+		log.Error("file store setup failed", zap.Error(err))
+		return 1
+	}
 	s, err := server.New(server.Options{Policy: p, Backend: backend, Logger: log, Version: buildVersion(),
-		Audit: c.audit, Stop: c.stop, InFlight: &c.inFlight, AnonymousClient: server.StdioClient(), Sessions: ps})
+		Audit: c.audit, Stop: c.stop, InFlight: &c.inFlight, AnonymousClient: server.StdioClient(), Sessions: ps, Files: files})
 	if err != nil {
 		log.Error("server setup failed", zap.Error(err))
 		return 1

@@ -75,6 +75,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Network != nil {
 		lay.env = append(lay.env, proxyEnv()...)
 	}
+	if lay.mounts, err = checkMounts(opts.Mounts, lay); err != nil {
+		return nil, err
+	}
 	harness, err := compileHarness(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -183,6 +186,8 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 		SysPath:      b.interp.SitePackages,
 		MaxReprBytes: sandbox.ReprLimit(req.Limits),
 		Workdir:      initconfig.Workdir,
+		Files:        req.Files,
+		FileLimits:   req.FileLimits,
 	})
 	if err != nil {
 		p.kill()

@@ -17,6 +17,8 @@ type layout struct {
 	fileBinds []string
 	symlinks  map[string]string
 	env       []string
+	// mounts are the operator's (Options.Mounts), checked against the rest.
+	mounts []initconfig.Mount
 }
 
 // buildLayout works out what every sandbox of interpreter in gets: the
@@ -55,6 +57,15 @@ func buildLayout(in *Interpreter) (layout, error) {
 	}
 	if st, err := os.Stat("/etc/alternatives"); err == nil && st.IsDir() {
 		lay.binds = append(lay.binds, "/etc/alternatives")
+	}
+	// Debian's matplotlib reads its defaults from /etc/matplotlibrc (it
+	// refuses to import without), and fontconfig its configuration from
+	// /etc/fonts: exactly these, read-only, and nothing else of /etc.
+	if st, err := os.Stat("/etc/matplotlibrc"); err == nil && st.Mode().IsRegular() {
+		lay.fileBinds = append(lay.fileBinds, "/etc/matplotlibrc")
+	}
+	if st, err := os.Stat("/etc/fonts"); err == nil && st.IsDir() {
+		lay.binds = append(lay.binds, "/etc/fonts")
 	}
 	if target, err := os.Readlink("/etc/localtime"); err == nil {
 		lay.symlinks["/etc/localtime"] = target

@@ -40,6 +40,28 @@ type Options struct {
 	// cancellation before its sandbox is killed; 0 means
 	// sandbox.DefaultSessionInterruptGrace.
 	SessionInterruptGrace time.Duration
+	// Mounts are host directories bound into every sandbox, fresh and
+	// session alike (policy backend.local.mounts). New refuses one whose
+	// host directory does not exist, or whose path in the sandbox is not
+	// absolute and clean or collides with the sandbox's own layout.
+	Mounts []Mount
+}
+
+// Mount binds a host directory into every sandbox. The code reaches it as
+// the sandbox's user (as root, a uid of the server's block: the directory
+// must be readable, and for a writable mount writable, by others; rootless,
+// the server's own uid). Nothing is executable from it (noexec), and no
+// set-uid bit or device node counts (nosuid, nodev).
+type Mount struct {
+	// Host is the absolute path of an existing host directory.
+	Host string
+	// Path is where the sandbox sees it: absolute and clean, e.g.
+	// /data/name, outside the sandbox's layout (/, /work, /tmp, /proc,
+	// /dev, /etc and the interpreter's directories).
+	Path string
+	// ReadOnly makes the mount read-only (writes fail with EROFS); a
+	// writable mount writes through to the host directory.
+	ReadOnly bool
 }
 
 // ProxyPort is the port the Airlock proxy listens on inside each sandbox;

@@ -28,6 +28,9 @@ type proc struct {
 	stdout   *sandbox.OutputBuffer
 	stderr   *sandbox.OutputBuffer
 	envelope chan []byte
+	// readLimit receives, from the call, how much of the envelope channel
+	// to keep: its files frame and envelope (sandbox.MaxChannelBytes).
+	readLimit chan int
 	// envelopeFD is the envelope channel's descriptor in the interpreter,
 	// which the harness's stdin names.
 	envelopeFD int
@@ -146,7 +149,14 @@ func (p *proc) watch(b *Backend, fds *pipes, cg *sandboxCgroup, limits sandbox.L
 		if n, _ := io.ReadFull(envelope, ready[:]); n == 1 && ready[0] == sandbox.ReadyByte {
 			close(p.ready)
 		}
-		data, _ := sandbox.ReadEnvelope(envelope, sandbox.MaxEnvelopeBytes(limits))
+		// The call says how much it keeps before it sends the code: only
+		// then can the harness write its frames.
+		limit := sandbox.MaxEnvelopeBytes(limits)
+		select {
+		case limit = <-p.readLimit:
+		case <-p.done:
+		}
+		data, _ := sandbox.ReadEnvelope(envelope, limit)
 		p.envelope <- data
 	}(fds.envelope)
 	go func() {

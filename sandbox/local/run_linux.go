@@ -22,6 +22,7 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.
 	if p.proxyLn != nil && network != nil {
 		proxy = egress.Serve(p.proxyLn, *network)
 	}
+	p.readLimit <- sandbox.MaxChannelBytes(limits, inv.FileLimits)
 	start := time.Now()
 	go func() {
 		// An error means the harness died before reading it all; the exit
@@ -49,7 +50,9 @@ func (p *proc) run(ctx context.Context, inv *sandbox.Invocation, limits sandbox.
 	exitStatus(p.cmd, &exit)
 	exit.CPUTime, exit.CPUTimeKnown = p.cpuTime, p.cpuTimeKnown
 	exit.OOMKilled = p.cgroup.oomKilled()
+	data, files := sandbox.SplitFiles(data, inv.Nonce)
 	res := sandbox.Finalize(Name, exit, data, inv.Nonce, p.stdout, p.stderr, limits)
+	sandbox.AddFiles(&res, files, inv.FileLimits)
 	res.SandboxID = p.id
 	if proxy != nil {
 		res.Network = proxyLedger(proxy.Close())

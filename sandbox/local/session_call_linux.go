@@ -37,7 +37,7 @@ func (s *session) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	if err := ctx.Err(); err != nil {
 		return sandbox.Result{}, fmt.Errorf("local: session call: %w", err)
 	}
-	msg, err := sandbox.NewSessionCall(req.Code, sandbox.ReprLimit(req.Limits))
+	msg, err := sandbox.NewSessionCall(req.Code, sandbox.ReprLimit(req.Limits), req.Files, req.FileLimits)
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("prepare the session call: %w", err)
 	}
@@ -78,7 +78,7 @@ func (s *session) openCall(msg *sandbox.SessionCall, limits sandbox.Limits) (*se
 		number:   s.Calls() + 1,
 		stdout:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
 		stderr:   sandbox.NewOutputBuffer(limits.MaxOutputBytes),
-		envelope: sandbox.NewSessionEnvelope(msg.Nonce, sandbox.MaxEnvelopeBytes(limits)),
+		envelope: sandbox.NewSessionChannel(msg.Nonce, limits, msg.FileLimits),
 		reported: make(chan struct{}),
 	}
 	var opened []*os.File
@@ -151,18 +151,20 @@ func (s *session) run(ctx context.Context, c *sessionCall, limits sandbox.Limits
 	if end.delivered {
 		s.calls.Store(int64(c.number))
 	}
+	envelope, files := sandbox.SplitFiles(c.envelope.Bytes(), c.msg.Nonce)
 	var res sandbox.Result
 	if end.dead {
 		s.mu.Lock()
 		dead, _ := s.callExitLocked()
 		s.mu.Unlock()
 		dead.TimedOut, dead.Canceled, dead.Shutdown, dead.Duration = end.exit.TimedOut, end.exit.Canceled, end.exit.Shutdown, end.exit.Duration
-		res = sandbox.Finalize(Name, dead, c.envelope.Bytes(), c.msg.Nonce, c.stdout, c.stderr, limits)
+		res = sandbox.Finalize(Name, dead, envelope, c.msg.Nonce, c.stdout, c.stderr, limits)
 		noteSessionLost(&res, end.graceKilled, s.grace)
 	} else {
 		end.exit.Running, end.exit.Call = true, c.number
-		res = sandbox.Finalize(Name, end.exit, c.envelope.Bytes(), c.msg.Nonce, c.stdout, c.stderr, limits)
+		res = sandbox.Finalize(Name, end.exit, envelope, c.msg.Nonce, c.stdout, c.stderr, limits)
 	}
+	sandbox.AddFiles(&res, files, c.msg.FileLimits)
 	res.SandboxID = s.p.id
 	if proxy != nil {
 		res.Network = proxyLedger(proxy.Close())

@@ -35,6 +35,8 @@ type Backend struct {
 
 	sessions sessions
 	pool     *pool
+	// mounts are Options.Mounts' content, uploaded into every sandbox.
+	mounts *mountSet
 }
 
 // New returns a Modal backend for opts. It makes no network call and
@@ -64,6 +66,10 @@ func New(opts Options) (*Backend, error) {
 		}
 		instance = hex.EncodeToString(raw[:])
 	}
+	mounts, err := loadMounts(opts.Mounts, opts.MaxMountBytes)
+	if err != nil {
+		return nil, err
+	}
 	var clk clock = realClock{}
 	if opts.clock != nil {
 		clk = opts.clock
@@ -76,6 +82,7 @@ func New(opts Options) (*Backend, error) {
 		instance: instance,
 		closing:  make(chan struct{}),
 		live:     make(map[*sdk.Sandbox]*liveEntry),
+		mounts:   mounts,
 	}
 	if opts.PoolSize > 0 {
 		b.pool = newPool(b, opts.PoolSize, opts.DefaultLimits)
@@ -160,6 +167,8 @@ func (b *Backend) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 		EnvelopeFD:   envelopeFD,
 		MaxReprBytes: sandbox.ReprLimit(req.Limits),
 		Workdir:      workdir,
+		Files:        req.Files,
+		FileLimits:   req.FileLimits,
 	})
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("prepare harness: %w", err)

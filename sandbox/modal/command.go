@@ -29,6 +29,11 @@ const (
 // rest) and makes the envelope descriptor a duplicate of stderr. Its
 // arguments: open files, file size, CPU seconds, envelope fd.
 //
+// The harness runs with -S, which leaves the image's site-packages off
+// sys.path (the local backend lists them instead, from its interpreter);
+// the prelude adds them as the site module would (user site-packages
+// excepted: -I), so the image's packages (matplotlib, numpy, ...) import.
+//
 // It also ends what the code leaves behind when the harness exits, as the
 // local backend's sandbox does: the backend reads stdout and stderr to
 // their end, and a process still holding them would hold the call. The
@@ -39,6 +44,12 @@ const (
 // built in a namespace of its own, so the warning Python gives on a fork
 // in a threaded process is not shown as the code's.
 const preludeFormat = `import posix as _p
+try:
+    import site as _s
+    _s.main()
+    del _s
+except Exception:
+    pass
 try:
     import resource as _r
     for _k, _n in ((_r.RLIMIT_CORE, 0), (_r.RLIMIT_NOFILE, %d), (_r.RLIMIT_FSIZE, %d), (_r.RLIMIT_CPU, %d)):

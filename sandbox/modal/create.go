@@ -136,6 +136,11 @@ func (b *Backend) create(ctx context.Context, sess *session, params *sdk.Sandbox
 		case !b.track(sb, sess): // closed meanwhile
 			_ = b.terminate(sb)
 			sb, err = nil, ErrClosed
+		default:
+			if err = b.uploadMounts(cctx, sb, sess.creds); err != nil {
+				_ = b.release(sb)
+				sb = nil
+			}
 		}
 		select {
 		case result <- created{sb, err}:

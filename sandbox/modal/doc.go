@@ -36,6 +36,17 @@
 // or lifetime whatever happens to the servers. Close does not end
 // sessions; their owner does.
 //
+// Files (package sandbox, "Files") travel the same way: a call's files go
+// in with its code on stdin, and the files frame comes back ahead of the
+// envelope, split out of stderr with it; the working directory is /tmp
+// (it exists in every image), so out/ is /tmp/out. Figures need
+// matplotlib (and PIL for images) in the image: the default image,
+// python:3.12-slim, has neither, so an operator who wants plots on Modal
+// names an image that has them (one built FROM python:3.12-slim with `pip
+// install matplotlib`, say); the prelude puts the image's site-packages on
+// sys.path. Operator mounts (Options.Mounts) are uploaded into each
+// sandbox by an exec right after it is created, before any code runs.
+//
 // The backend is never chosen automatically. Credentials come from the
 // standard Modal places (MODAL_TOKEN_ID and MODAL_TOKEN_SECRET, or a profile
 // in ~/.modal.toml or the file MODAL_CONFIG_PATH names); they are never

@@ -19,7 +19,10 @@ const Name = "modal"
 type Options struct {
 	// AppName is the Modal App the sandboxes belong to (created if missing).
 	AppName string
-	// Image is the registry reference of the image every sandbox runs.
+	// Image is the registry reference of the image every sandbox runs. It
+	// must provide python3 (3.8+); for figures also matplotlib and PIL,
+	// which the default python:3.12-slim lacks (see the package
+	// documentation).
 	Image string
 	// CPU is each sandbox's CPU request, in physical cores.
 	CPU float64
@@ -64,6 +67,11 @@ type Options struct {
 	// and report before its sandbox is terminated; 0 means
 	// sandbox.DefaultSessionInterruptGrace.
 	SessionInterruptGrace time.Duration
+	// Mounts are host directories copied into every sandbox before the
+	// code runs (see Mount); New refuses them when their files exceed
+	// MaxMountBytes in all, naming the bound.
+	Mounts        []Mount
+	MaxMountBytes int64
 	// Instance identifies this server instance in its sandboxes' tags;
 	// "" picks a random identifier.
 	Instance string

@@ -155,12 +155,15 @@ func sessionOwnerTag(owner string) string {
 
 // configDigest digests what a session's sandbox is created with that a
 // server must agree with to continue it: the image, resources, network
-// rules and the session's limits. A server whose policy differs does not
-// take over a session created under another.
+// rules, the session's limits, the mounts uploaded into it and the
+// harness it runs (whose protocol the server must speak). A server whose
+// policy or build differs does not take over a session created under
+// another.
 func (b *Backend) configDigest(limits sandbox.Limits) string {
 	o := b.opts
-	text := fmt.Sprintf("%q %q %v %d %+v %d %d %d %d %d", o.AppName, o.Image, sdkCPU(o.CPU), o.MemoryMiB, o.Network,
-		limits.MemoryBytes, limits.MaxFileBytes, limits.MaxOpenFiles, o.SessionIdleTimeout/time.Second, o.SessionLifetime/time.Second)
+	text := fmt.Sprintf("%q %q %v %d %+v %d %d %d %d %d %s %x", o.AppName, o.Image, sdkCPU(o.CPU), o.MemoryMiB, o.Network,
+		limits.MemoryBytes, limits.MaxFileBytes, limits.MaxOpenFiles, o.SessionIdleTimeout/time.Second, o.SessionLifetime/time.Second,
+		sandbox.HarnessID(), b.mountsDigest())
 	sum := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(sum[:12])
 }

@@ -36,7 +36,7 @@ func (s *pySession) Execute(ctx context.Context, req sandbox.Request) (sandbox.R
 	if err := ctx.Err(); err != nil {
 		return sandbox.Result{}, fmt.Errorf("modal: session call: %w", err)
 	}
-	msg, err := sandbox.NewSessionCall(req.Code, sandbox.ReprLimit(req.Limits))
+	msg, err := sandbox.NewSessionCall(req.Code, sandbox.ReprLimit(req.Limits), req.Files, req.FileLimits)
 	if err != nil {
 		return sandbox.Result{}, fmt.Errorf("modal: prepare the session call: %w", err)
 	}
@@ -100,7 +100,7 @@ type sessionCallEnd struct {
 func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sandbox.SessionCall, limits sandbox.Limits) (sandbox.Result, error) {
 	stdoutBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
 	stderrBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
-	split := newSplitter(msg.Nonce, stderrBuf, sandbox.MaxEnvelopeBytes(limits))
+	split := newFilesSplitter(msg.Nonce, stderrBuf, limits, msg.FileLimits)
 	interrupt, finished := make(chan struct{}), make(chan struct{})
 	defer close(finished)
 	go feedClient(proc.Stdin, msg.Message, interrupt, finished)
@@ -123,7 +123,7 @@ func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sa
 	if end.err != nil {
 		return sandbox.Result{}, end.err
 	}
-	envelope := split.Envelope()
+	envelope, files := sandbox.SplitFiles(split.Envelope(), msg.Nonce)
 	env, envErr := sandbox.ParseEnvelope(envelope, msg.Nonce)
 	var res sandbox.Result
 	if end.dead {
@@ -140,6 +140,7 @@ func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sa
 		end.exit.Running, end.exit.Call = true, number
 		res = sandbox.Finalize(Name, end.exit, envelope, msg.Nonce, stdoutBuf, stderrBuf, limits)
 	}
+	sandbox.AddFiles(&res, files, msg.FileLimits)
 	res.SandboxID = s.sb.SandboxID
 	var losses []streamLoss
 	for _, st := range []*stream{stdout, stderr} {

@@ -60,7 +60,7 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 	proc := bx.proc
 	stdoutBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
 	stderrBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
-	split := newSplitter(inv.Nonce, stderrBuf, sandbox.MaxEnvelopeBytes(limits))
+	split := newFilesSplitter(inv.Nonce, stderrBuf, limits, inv.FileLimits)
 
 	start := b.clock.Now()
 	go writeStdin(proc.Stdin, inv.Stdin)
@@ -127,13 +127,14 @@ func (b *Backend) run(ctx context.Context, bx *box, inv *sandbox.Invocation, lim
 		b.drainKilled(bx.sb, stdout, stderr)
 	}
 
-	envelope := split.Envelope()
+	envelope, files := sandbox.SplitFiles(split.Envelope(), inv.Nonce)
 	if e.exited {
 		exitFromCode(&e.exit, e.code, envelope, inv.Nonce)
 	} else if e.failure != "" {
 		e.exit.Signal = syscall.SIGKILL
 	}
 	res := sandbox.Finalize(Name, e.exit, envelope, inv.Nonce, stdoutBuf, stderrBuf, limits)
+	sandbox.AddFiles(&res, files, inv.FileLimits)
 	res.SandboxID = bx.sb.SandboxID
 	if e.failure != "" {
 		res.Error = &sandbox.ErrorInfo{

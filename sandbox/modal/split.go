@@ -3,6 +3,8 @@ package modal
 import (
 	"bytes"
 	"io"
+
+	"github.com/airlock-mcp/airlock-mcp/sandbox"
 )
 
 // splitter takes the exec's stderr stream as it arrives and separates the
@@ -10,18 +12,25 @@ import (
 //
 //	AIRLOCK-ENVELOPE/1 <nonce> <len>\n<len bytes>\n
 //
-// and only a frame carrying this call's nonce counts: its bytes go to the
-// envelope, everything else to stderr. The split happens before stderr is
+// preceded, when the call returns files, by the files frame
+// "AIRLOCK-FILES/1 <nonce> <len>\n<len bytes>\n" (sandbox.SplitFiles takes
+// it off again), and only a frame carrying this call's nonce counts: its
+// bytes go to the envelope, everything else to stderr. The split happens before stderr is
 // capped, so no amount of output can hide or cut the envelope; a frame with
 // another nonce is just output; a second frame with the nonce is kept with
 // the first, so that sandbox.ParseEnvelope refuses both as forged.
 //
 // It is an io.Writer for one goroutine; call Close at the end of the stream.
 type splitter struct {
-	marker []byte    // the frame's start: magic and nonce
+	marker []byte    // the envelope frame's start: magic and nonce
+	files  []byte    // the files frame's start
 	stderr io.Writer // where everything else goes
-	limit  int       // envelope bytes kept: sandbox.MaxEnvelopeBytes
-	env    []byte    // the envelope bytes kept, at most limit+1
+	limit  int       // the longest envelope frame: sandbox.MaxEnvelopeBytes
+	// filesLimit is the longest files frame: sandbox.MaxFilesFrameBytes.
+	filesLimit int
+	env        []byte // the frames' bytes kept, at most limit+filesLimit+1
+	// frameLimit is the longest body of the frame being read.
+	frameLimit int
 	// onFrame, when not nil, is called each time a whole frame carrying
 	// the nonce has been routed to the envelope.
 	onFrame func()
@@ -46,9 +55,17 @@ const maxLenDigits = 10
 func newSplitter(nonce string, stderr io.Writer, limit int) *splitter {
 	return &splitter{
 		marker: []byte("AIRLOCK-ENVELOPE/1 " + nonce + " "),
+		files:  []byte("AIRLOCK-FILES/1 " + nonce + " "),
 		stderr: stderr,
 		limit:  limit,
 	}
+}
+
+// newFilesSplitter is newSplitter for a call that returns files under fl.
+func newFilesSplitter(nonce string, stderr io.Writer, limits sandbox.Limits, fl sandbox.FileLimits) *splitter {
+	s := newSplitter(nonce, stderr, sandbox.MaxEnvelopeBytes(limits))
+	s.filesLimit = sandbox.MaxFilesFrameBytes(fl)
+	return s
 }
 
 // Write routes p. It never fails: a writer that cannot keep up must not
@@ -84,17 +101,26 @@ func (s *splitter) scan(p []byte) []byte {
 		data = append(s.carry, p...)
 		s.carry = nil
 	}
-	i := bytes.Index(data, s.marker)
+	marker, limit := s.marker, s.limit
+	i := bytes.Index(data, marker)
+	if s.filesLimit > 0 {
+		if j := bytes.Index(data, s.files); j >= 0 && (i < 0 || j < i) {
+			i, marker, limit = j, s.files, s.filesLimit
+		}
+	}
 	if i < 0 {
 		k := partialMarker(data, s.marker)
+		if s.filesLimit > 0 {
+			k = max(k, partialMarker(data, s.files))
+		}
 		_, _ = s.stderr.Write(data[:len(data)-k])
 		s.carry = append([]byte(nil), data[len(data)-k:]...)
 		return nil
 	}
 	_, _ = s.stderr.Write(data[:i])
-	s.keep(s.marker)
-	s.state, s.hdr = header, s.hdr[:0]
-	return data[i+len(s.marker):]
+	s.keep(marker)
+	s.state, s.hdr, s.frameLimit = header, s.hdr[:0], limit
+	return data[i+len(marker):]
 }
 
 // readHeader collects the length digits and the newline after them. A
@@ -108,7 +134,7 @@ func (s *splitter) readHeader(p []byte) []byte {
 		case c == '\n' && len(s.hdr) > 0:
 			s.keep(s.hdr)
 			s.keep([]byte{'\n'})
-			n, ok := atoiBounded(s.hdr, s.limit)
+			n, ok := atoiBounded(s.hdr, s.frameLimit)
 			if !ok {
 				// Longer than any envelope: what is kept is already
 				// malformed; the rest is output.
@@ -146,7 +172,7 @@ func atoiBounded(digits []byte, limit int) (int, bool) {
 // keep appends b to the envelope, up to limit+1 bytes: one byte more than
 // the largest envelope, so an oversize one stays recognisably malformed.
 func (s *splitter) keep(b []byte) {
-	if room := s.limit + 1 - len(s.env); room > 0 {
+	if room := s.limit + s.filesLimit + 1 - len(s.env); room > 0 {
 		s.env = append(s.env, b[:min(room, len(b))]...)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -187,6 +188,10 @@ func (b *SessionBackend) leave() {
 //	               the call ends killed
 //	die: reason    the interpreter dies with that Reason: the call ends killed
 //	timeout        the call ends as a timeout; the interpreter lives on
+//	return: path   the call returns the file at path (relative to the
+//	               working directory) as out/<its name>: a file a call
+//	               gave (Request.Files) stays for the session's later calls,
+//	               as /work does; a path no call gave is a FileNotFoundError
 //
 // Blank lines are ignored. Its methods are safe for concurrent use.
 type Session struct {
@@ -197,6 +202,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	state    map[string]string
+	files    map[string][]byte // the working directory: every Request.Files
 	calls    int
 	requests []sandbox.Request
 	running  int
@@ -352,6 +358,12 @@ func (s *Session) Execute(ctx context.Context, req sandbox.Request) (sandbox.Res
 	default:
 	}
 	s.calls++
+	if s.files == nil {
+		s.files = map[string][]byte{}
+	}
+	for _, f := range req.Files {
+		s.files[f.Path] = f.Data
+	}
 	return s.run(req.Code), nil
 }
 
@@ -364,8 +376,18 @@ func (s *Session) run(code string) sandbox.Result {
 		line = strings.TrimSpace(line)
 		name, value, assign := strings.Cut(line, "=")
 		reason, dies := strings.CutPrefix(line, "die:")
+		returned, returns := strings.CutPrefix(line, "return:")
 		switch {
 		case line == "":
+		case returns:
+			p := strings.TrimSpace(returned)
+			data, ok := s.files[p]
+			if !ok {
+				one := 1
+				return sandbox.Result{Status: sandbox.StatusError, ExitCode: &one, Backend: "fake", SandboxID: s.id,
+					Error: &sandbox.ErrorInfo{Type: "FileNotFoundError", Message: fmt.Sprintf("no such file: '%s'", p)}}
+			}
+			res.Files = append(res.Files, sandbox.OutFile{Path: path.Base(p), Size: int64(len(data)), Data: data})
 		case line == "crash" || dies:
 			if !dies {
 				reason = CrashReason

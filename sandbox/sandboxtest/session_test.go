@@ -203,3 +203,23 @@ func TestSessionHold(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionKeepsFiles: a file one call gives stays in the session for
+// later calls, which can return it; a file no call gave cannot be.
+func TestSessionKeepsFiles(t *testing.T) {
+	b := &sandboxtest.SessionBackend{}
+	s, err := b.StartSession(context.Background(), sandbox.SessionKey{Owner: "o", Name: "n"}, sandbox.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Execute(context.Background(), sandbox.Request{Code: "x = 1", Files: []sandbox.InFile{{Path: "data/a.csv", Data: []byte("a,b\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, s, "return: data/a.csv")
+	if len(res.Files) != 1 || res.Files[0].Path != "a.csv" || string(res.Files[0].Data) != "a,b\n" || res.Files[0].Size != 4 {
+		t.Errorf("files %+v, want out/a.csv with the content given earlier", res.Files)
+	}
+	if res := run(t, s, "return: nope.csv"); res.Status != sandbox.StatusError || res.Error == nil || res.Error.Type != "FileNotFoundError" {
+		t.Errorf("returning a file never given: %+v, want a FileNotFoundError", res)
+	}
+}

@@ -18,7 +18,7 @@ import (
 )
 
 func prepareLandlockStep(st *initState) (err error) {
-	st.landlock, err = prepareLandlock()
+	st.landlock, err = prepareLandlock(st.cfg)
 	return err
 }
 

@@ -31,10 +31,17 @@ func landlockConfig() landlock.Config {
 // (minimal) tree, write only in its scratch space and a few device nodes.
 // Writes to /proc (a sibling's memory, sysctls) are denied, as are device
 // ioctls and creating device or socket files outside the scratch space.
-func landlockRules() []landlock.Rule {
+// The operator's writable mounts are writable too.
+func landlockRules(cfg *initconfig.Config) []landlock.Rule {
+	writable := []string{"/tmp", initconfig.Workdir, "/dev/shm"}
+	for _, m := range cfg.Mounts {
+		if m.Writable {
+			writable = append(writable, m.Target)
+		}
+	}
 	return []landlock.Rule{
 		landlock.RODirs("/"),
-		landlock.RWDirs("/tmp", initconfig.Workdir, "/dev/shm"),
+		landlock.RWDirs(writable...),
 		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full"),
 	}
 }
@@ -50,12 +57,12 @@ type landlockRuleset struct {
 // prepareLandlock creates the ruleset (paths are resolved now, inside the
 // sandbox's root). With no Landlock in the kernel it returns fd -1 and
 // enforcement is skipped: the other layers still hold.
-func prepareLandlock() (*landlockRuleset, error) {
+func prepareLandlock(cfg *initconfig.Config) (*landlockRuleset, error) {
 	abi, err := llsyscall.LandlockGetABIVersion()
 	if err != nil {
 		abi = 0
 	}
-	fd, flags, err := landlockConfig().NewRulesetFD(landlockRules()...)
+	fd, flags, err := landlockConfig().NewRulesetFD(landlockRules(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("landlock ruleset: %w", err)
 	}

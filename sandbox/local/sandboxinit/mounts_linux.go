@@ -31,6 +31,9 @@ type detachedTree struct {
 	dir    bool
 	// writable device nodes keep write access; everything else is read-only.
 	device bool
+	// mount is an operator mount: noexec, and writable when the
+	// operator said so.
+	mount, writable bool
 }
 
 func makeMountsPrivate(*initState) error {
@@ -61,6 +64,13 @@ func captureHostPaths(st *initState) error {
 		if err := capture(f, false, false, false); err != nil {
 			return err
 		}
+	}
+	for _, m := range st.cfg.Mounts {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err != nil {
+			return fmt.Errorf("open_tree %s (mount at %s): %w", m.Source, m.Target, err)
+		}
+		st.trees = append(st.trees, detachedTree{fd: fd, target: m.Target, dir: true, mount: true, writable: m.Writable})
 	}
 	for _, d := range devNodes {
 		if err := capture("/dev/"+d, false, false, true); err != nil {
@@ -140,8 +150,13 @@ func attachBinds(st *initState) error {
 		}
 		unix.Close(t.fd)
 		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV}
-		if t.device {
+		switch {
+		case t.device:
 			attr = &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC}
+		case t.mount && t.writable:
+			attr = &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, Attr_clr: unix.MOUNT_ATTR_RDONLY}
+		case t.mount:
+			attr.Attr_set |= unix.MOUNT_ATTR_NOEXEC
 		}
 		if err := unix.MountSetattr(unix.AT_FDCWD, dst, unix.AT_RECURSIVE, attr); err != nil {
 			return fmt.Errorf("mount_setattr %s: %w", t.target, err)

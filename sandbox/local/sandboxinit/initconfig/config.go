@@ -67,6 +67,9 @@ type Config struct {
 	// Symlinks are recreated inside the sandbox: path → target. They mirror
 	// the host's merged-/usr links (/bin → usr/bin and so on).
 	Symlinks map[string]string `json:"symlinks"`
+	// Mounts are the operator's host directories, each bound at its own
+	// path, noexec, nosuid, nodev, and read-only unless Writable.
+	Mounts []Mount `json:"mounts"`
 	// ScratchBytes is the size of the private tmpfs backing /tmp, the
 	// working directory and /dev/shm.
 	ScratchBytes int64 `json:"scratch_bytes"`
@@ -117,6 +120,13 @@ type Config struct {
 	// sends the parent the proxy's listening socket; set exactly when
 	// ProxyPort is.
 	ProxyChannelFD int `json:"proxy_channel_fd"`
+}
+
+// Mount is one operator mount (see Config.Mounts).
+type Mount struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	Writable bool   `json:"writable"`
 }
 
 // Rlimits are the resource limits set on the interpreter.
