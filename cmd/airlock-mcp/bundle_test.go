@@ -188,7 +188,7 @@ func TestLinuxBundle(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("manifest.json: %v", err)
 	}
-	if m.Server.Type != "binary" || strings.Join(m.Compatibility.Platforms, ",") != "linux" || len(m.Tools) != 1 || m.Tools[0].Name != "execute_python" {
+	if m.Server.Type != "binary" || strings.Join(m.Compatibility.Platforms, ",") != "linux" || len(m.Tools) != 3 || m.Tools[0].Name != "execute_python" {
 		t.Errorf("manifest: server type %q, platforms %q, tools %+v", m.Server.Type, m.Compatibility.Platforms, m.Tools)
 	}
 	if st, err := os.Stat(filepath.Join(dir, m.Server.EntryPoint)); err != nil || st.Mode().Perm()&0o111 == 0 {
@@ -215,11 +215,20 @@ func TestLinuxBundle(t *testing.T) {
 			t.Errorf("airlock-mcp version: %q %v, want %q", out, err, m.Version)
 		}
 		tools, err := s.ListTools(context.Background(), nil)
-		if err != nil || len(tools.Tools) != 1 {
-			t.Fatalf("tools/list: %+v %v", tools, err)
+		if err != nil {
+			t.Fatalf("tools/list: %v", err)
 		}
-		if first, _, _ := strings.Cut(tools.Tools[0].Description, "\n"); first != m.Tools[0].Description {
-			t.Errorf("the manifest describes the tool as %q, the server as %q", m.Tools[0].Description, first)
+		served := map[string]string{}
+		for _, tool := range tools.Tools {
+			served[tool.Name] = tool.Description
+		}
+		if len(served) != len(m.Tools) {
+			t.Errorf("the server offers %d tools, the manifest lists %d", len(served), len(m.Tools))
+		}
+		for _, tool := range m.Tools { // the manifest's description opens the server's
+			if d, ok := served[tool.Name]; !ok || !strings.HasPrefix(d, tool.Description) {
+				t.Errorf("the manifest describes %s as %q, the server as %q", tool.Name, tool.Description, d)
+			}
 		}
 		if status, stdout, text := callPython(t, s, map[string]any{"code": "print(6*7)"}); status != "ok" || stdout != "42\n" {
 			t.Errorf("execute_python: status %q stdout %q\n%s", status, stdout, text)

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // examplesDir holds the Claude Desktop configs the README points people to.
@@ -80,7 +83,7 @@ func TestClaudeDesktopExamples(t *testing.T) {
 				if status != "ok" || stdout != "3\n" {
 					t.Errorf("execute_python: status %q stdout %q\n%s", status, stdout, text)
 				}
-				if res, err := s.ListTools(t.Context(), nil); err != nil || len(res.Tools) != 1 || res.Tools[0].Name != "execute_python" {
+				if res, err := s.ListTools(t.Context(), nil); err != nil || len(res.Tools) != 3 || !slices.ContainsFunc(res.Tools, func(tool *mcp.Tool) bool { return tool.Name == "execute_python" }) {
 					t.Errorf("tools/list: %+v %v", res, err)
 				}
 			}
