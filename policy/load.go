@@ -18,7 +18,8 @@ func Load(path string) (*Policy, error) {
 }
 
 // Parse parses a policy document, YAML or JSON, read from filename (used
-// only in messages; "" reads as "policy").
+// in messages, "" reads as "policy"; a name ending in .json makes the
+// document strict JSON, which must parse as JSON before anything else).
 //
 // The document is validated against the embedded policy.schema.json, then
 // every absent key takes its value from Default, then the checks the schema
@@ -32,6 +33,11 @@ func Load(path string) (*Policy, error) {
 func Parse(data []byte, filename string) (*Policy, error) {
 	if filename == "" {
 		filename = "policy"
+	}
+	if isJSONFile(filename) {
+		if pr := strictJSONProblem(data, filename); pr != nil {
+			return nil, &LoadError{Problems: []Problem{*pr}}
+		}
 	}
 	root, err := parseYAML(data, filename)
 	if err != nil {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of airlock-mcp: formatting and vet, the whole Go suite
 # (unit, integration on real sandboxes, end to end on the built binary with
-# the official MCP Go SDK client and the MCP Inspector CLI), the concurrent
+# the official MCP Go SDK client and the MCP Inspector CLI, and on the
+# release's linux MCP Bundle as Claude Desktop starts it), the concurrent
 # packages and the end-to-end tests again under the race detector, and the
 # sandbox integration tests again as an ordinary user, so both the root and
 # the rootless paths of the local backend are exercised.
@@ -37,6 +38,14 @@ echo "== build"
 go build -o "$work/airlock-mcp" ./cmd/airlock-mcp
 chmod 755 "$work/airlock-mcp"
 export AIRLOCK_BIN="$work/airlock-mcp"
+
+echo "== release: six binaries and an MCP Bundle each (mcpb validate, mcpb pack)"
+# scripts/dist.sh cross-compiles linux, darwin and windows on amd64 and arm64,
+# and validates and packs each bundle with npm's @anthropic-ai/mcpb; the
+# linux bundle of this machine is then unpacked and run by TestLinuxBundle.
+scripts/dist.sh "$work/dist"
+export AIRLOCK_BUNDLE="$work/dist/airlock-mcp_$(cat "$work/dist/VERSION")_linux_$(go env GOARCH).mcpb"
+test -f "$AIRLOCK_BUNDLE"
 
 echo "== test dependencies"
 # numpy for Debian's python3: the sandbox must keep compiled extensions with

@@ -205,7 +205,7 @@ func TestEveryCallRecordedAlike(t *testing.T) {
 			wantAudit: audit.Record{Client: "anonymous", Tool: "execute_python", CodeSHA256: codeSHA, CodeBytes: len(code),
 				Decision: "allowed", SandboxID: "sb-3", Status: "cancelled", Network: emptySummary},
 			wantLog: map[string]any{"tool": "execute_python", "code_bytes": int64(len(code)), "code_sha256": codeSHA,
-				"is_error": true, "status": "killed", "backend": "fake", "sandbox_ms": int64(0), "truncated": false},
+				"is_error": true, "status": "cancelled", "backend": "fake", "sandbox_ms": int64(0), "truncated": false},
 			wantMetrics: map[string]float64{calls("cancelled"): 1},
 		},
 		{

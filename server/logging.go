@@ -16,7 +16,7 @@ const maxLoggedText = 300
 // logCall logs one line for call, once it is over: the tool, its duration,
 // the client when it authenticated, the arguments as the tool describes
 // them (describe; never the code itself), whether the result was an error,
-// and the sandbox's status when the code ran. A call that failed with a Go
+// and the call's final status when the code ran. A call that failed with a Go
 // error (err) is logged at error level.
 func (p *pipeline) logCall(call *tools.Call, describe func(*tools.Call) []zap.Field, res *mcp.CallToolResult, err error) {
 	level := zapcore.InfoLevel
@@ -62,8 +62,10 @@ func resultFields(call *tools.Call, res *mcp.CallToolResult, err error) []zap.Fi
 	}
 	fields := []zap.Field{zap.Bool("is_error", res.IsError)}
 	if r := call.Result; r != nil {
+		// The call's final status, as audited and counted: a cancelled
+		// call is "cancelled", though its sandbox was killed.
 		return append(fields,
-			zap.String("status", string(r.Status)),
+			zap.String("status", call.Status),
 			zap.String("backend", r.Backend),
 			zap.Int64("sandbox_ms", r.DurationMS),
 			zap.Bool("truncated", r.Truncated))

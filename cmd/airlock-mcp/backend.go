@@ -63,15 +63,17 @@ func limitConcurrency(b sandbox.Backend, p *policy.Policy, m *metrics.Metrics) *
 }
 
 // backends are the backends --backend names, each with what it enforces
-// itself of the network rules and the check of a policy against it (nil or
-// a *policy.LoadError naming each problem).
+// itself of the network rules, the check of a policy against it, and the
+// check that this host has what the policy names for it (nil: nothing);
+// each check returns nil or a *policy.LoadError naming each problem.
 var backends = []struct {
 	name  string
 	caps  sandbox.Capabilities
 	check func(p *policy.Policy) error
+	host  func(p *policy.Policy) error
 }{
-	{local.Name, local.Capabilities{}, checkLocal},
-	{modal.Name, modal.Capabilities{}, checkModal},
+	{local.Name, local.Capabilities{}, checkLocal, checkInterpreter},
+	{modal.Name, modal.Capabilities{}, checkModal, nil},
 }
 
 // checkLocal checks that the local backend can honour p: it enforces every

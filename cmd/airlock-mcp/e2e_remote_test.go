@@ -329,6 +329,17 @@ func TestRemoteCancellation(t *testing.T) {
 	if cancelled != 3 {
 		t.Errorf("%d cancelled calls in the audit log, want 3: %v", cancelled, recs)
 	}
+	// The log says what the audit says.
+	logged := 0
+	for _, line := range strings.Split(r.stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "tool call" && rec["status"] == "cancelled" {
+			logged++
+		}
+	}
+	if logged != 3 {
+		t.Errorf("%d tool call log lines with status cancelled, want 3:\n%s", logged, r.stderr)
+	}
 }
 
 // rawInitialize opens a streamable HTTP session by hand and returns its id.

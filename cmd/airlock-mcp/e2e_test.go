@@ -162,6 +162,7 @@ func TestRunCommand(t *testing.T) {
 	}{
 		{"ok from stdin", []string{"run", "-"}, "print('from stdin')", 0, "from stdin"},
 		{"json", []string{"run", "--json", "-"}, "1+1", 0, `"result": "2"`},
+		{"flags after the file", []string{"run", "-", "--json", "--timeout", "5"}, "1+1", 0, `"result": "2"`},
 		{"error exits 1", []string{"run", "-"}, "raise ValueError('boom')", 1, "ValueError: boom"},
 		{"timeout flag", []string{"run", "--timeout", "1", "-"}, "while True: pass", 1, "timeout"},
 		{"over the policy's maximum", []string{"run", "--timeout", "900", "-"}, "1", 2, ""},

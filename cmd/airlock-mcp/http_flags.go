@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/server"
@@ -21,10 +20,10 @@ type httpFlags struct {
 
 // addHTTPFlags registers httpFlags on fs, with their defaults.
 func addHTTPFlags(fs *flag.FlagSet, f *httpFlags) {
-	fs.IntVar(&f.maxConns, "max-connections", 0, fmt.Sprintf("http: most connections open at once, a quarter of them kept for clients with a valid token (default %d, or half the open-file limit if lower)", server.DefaultMaxConns))
-	fs.IntVar(&f.maxConnsPerAddress, "max-connections-per-address", server.DefaultMaxConnsPerAddress, "http: most connections open at once from one client IP address (raise it behind a reverse proxy)")
-	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", server.DefaultSessionIdleTimeout, "http: end an MCP session that has had no request or stream open for this long")
-	fs.IntVar(&f.maxSessionsPerClient, "max-sessions-per-client", server.DefaultMaxSessionsPerClient, "http: most MCP sessions one token holds; one more ends its least recently used idle session")
+	fs.IntVar(&f.maxConns, "max-connections", 0, fmt.Sprintf("at most `N` connections open at once, a quarter of them kept for clients with a valid token (default %d, or half the open-file limit if lower)", server.DefaultMaxConns))
+	fs.IntVar(&f.maxConnsPerAddress, "max-connections-per-address", server.DefaultMaxConnsPerAddress, "at most `N` connections open at once from one client IP address (raise it behind a reverse proxy)")
+	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", server.DefaultSessionIdleTimeout, "end an MCP session that has had no request or stream open for this `DURATION`")
+	fs.IntVar(&f.maxSessionsPerClient, "max-sessions-per-client", server.DefaultMaxSessionsPerClient, "at most `N` MCP sessions one token holds; one more ends its least recently used idle session")
 }
 
 // connLimits are the connection limits f asks for, the total defaulting
@@ -33,9 +32,8 @@ func (f httpFlags) connLimits() server.ConnLimits {
 	limits := server.ConnLimits{Max: f.maxConns, PerAddress: f.maxConnsPerAddress}
 	if limits.Max <= 0 {
 		limits.Max = server.DefaultMaxConns
-		var rl syscall.Rlimit
-		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
-			limits.Max = server.MaxConnsForFileLimit(rl.Cur)
+		if n, ok := openFileLimit(); ok {
+			limits.Max = server.MaxConnsForFileLimit(n)
 		}
 	}
 	return limits

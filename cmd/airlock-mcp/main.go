@@ -4,13 +4,16 @@
 //
 // Usage:
 //
-//	airlock-mcp [flags] [stdio]              serve MCP over stdio (the default)
-//	airlock-mcp [flags] http                 serve MCP over streamable HTTP and HTTP+SSE
-//	airlock-mcp [flags] run FILE.py          run a file (or - for stdin) and print the result
-//	airlock-mcp [flags] doctor               check that this host can run the backend
-//	airlock-mcp [flags] policy check FILE    validate a policy file and print how each backend enforces it
-//	airlock-mcp audit verify FILE            check the hash chain of an audit log
-//	airlock-mcp version                      print the version
+//	airlock-mcp [stdio] [flags]             serve MCP over stdio (the default)
+//	airlock-mcp http [flags]                serve MCP over streamable HTTP and HTTP+SSE
+//	airlock-mcp run FILE.py [flags]         run a file (or - for stdin) and print the result
+//	airlock-mcp doctor [flags]              check that this host can run the backend
+//	airlock-mcp policy check FILE [flags]   validate a policy file and print how each backend enforces it
+//	airlock-mcp audit verify FILE           check the hash chain of an audit log
+//	airlock-mcp version                     print the version
+//	airlock-mcp help [COMMAND]              print the help, or a command's
+//
+// Flags go before or after the command and its arguments.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -29,104 +33,78 @@ import (
 
 	"github.com/airlock-mcp/airlock-mcp/policy"
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
+	"github.com/airlock-mcp/airlock-mcp/sandbox/modal"
 	// The local backend's sandboxes start this binary as their init helper,
 	// whose package takes the process over before main when it is started
 	// under the helper's name.
 	_ "github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=...", as
+// scripts/dist.sh does from git.
 var version = ""
+
+// goos is the operating system the binary runs on; tests set others.
+var goos = runtime.GOOS
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// options are the flags every command shares.
-type options struct {
-	policyFile string
-	backend    string
-	logLevel   string
-	timeoutS   float64
-	jsonOut    bool
-	listen     string
-	authTokens string
-	tlsCert    string
-	tlsKey     string
-	auditFile  string
-	http       httpFlags
-}
-
-const usage = `airlock-mcp: sandboxed Python execution for MCP clients.
-
-Usage:
-  airlock-mcp [flags] [stdio]       serve MCP over stdio (the default)
-  airlock-mcp [flags] http          serve MCP over streamable HTTP (/mcp) and HTTP+SSE (/sse) on --listen
-  airlock-mcp [flags] run FILE.py   run a file (- for stdin) through the policy and backend; print the result
-  airlock-mcp [flags] doctor        check that this host can run the backend, protection by protection
-                                    (with --backend modal: credentials, app, image, resources, network; no network call)
-  airlock-mcp [flags] policy check FILE
-                                    validate a policy file; print the effective policy and how each backend
-                                    enforces it (with --backend modal: as Modal receives it, settings and
-                                    allowlists; exit 1 if invalid, or if the --backend named refuses it)
-  airlock-mcp audit verify FILE     check the hash chain of an audit log; say where it breaks
-  airlock-mcp version               print the version
-
-Flags:
-`
-
+// run runs the command line args and returns the exit status: 0 done, 1
+// the command failed (see each command), 2 a usage error or a refusal.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
-	fs := flag.NewFlagSet("airlock-mcp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.policyFile, "policy", "", "policy file (YAML or JSON); without it, safe defaults")
-	fs.StringVar(&o.backend, "backend", "local", "sandbox backend: local, or modal (cloud sandboxes; never chosen unless named)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error (logs go to stderr)")
-	fs.Float64Var(&o.timeoutS, "timeout", 0, "run: wall-clock timeout in seconds (default: the policy's)")
-	fs.BoolVar(&o.jsonOut, "json", false, "run: print the structured result as JSON")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "http: listen address (loopback by default; any other needs --auth-tokens)")
-	fs.StringVar(&o.authTokens, "auth-tokens", "", "http: file of \"NAME TOKEN\" lines; every MCP request must carry one as a bearer token (re-read on SIGHUP)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "http: TLS certificate file (with --tls-key)")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "http: TLS key file (with --tls-cert)")
-	fs.StringVar(&o.auditFile, "audit", "", "stdio, http: append one hash-chained JSON record per tool call to FILE (check it with `airlock-mcp audit verify FILE`)")
-	addHTTPFlags(fs, &o.http)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	// Flags may come before or after the command.
+	fs := newFlagSet(&o)
+	// audit reads its own arguments: what follows it goes to it as typed.
 	if err := fs.Parse(args); err != nil {
-		return exitUsage(err)
+		return flagError(err, fs, nil, args, stdout, stderr)
 	}
-	command, rest := "stdio", fs.Args()
-	if len(rest) > 0 {
-		command, rest = rest[0], rest[1:]
-		if command == "audit" {
-			return runAudit(rest, stdout, stderr)
-		}
-		if err := fs.Parse(rest); err != nil {
-			return exitUsage(err)
-		}
-		rest = fs.Args()
+	if rest := fs.Args(); len(rest) > 0 && rest[0] == "audit" {
+		return runAudit(rest[1:], stdout, stderr)
 	}
-
-	switch command {
-	case "version":
+	pos, err := parseArgs(fs, fs.Args())
+	if err != nil {
+		return flagError(err, fs, pos, args, stdout, stderr)
+	}
+	command, rest := "stdio", pos
+	if len(pos) > 0 {
+		command, rest = pos[0], pos[1:]
+	}
+	switch {
+	case o.showVersion || command == "version":
 		fmt.Fprintf(stdout, "airlock-mcp %s\n", buildVersion())
 		return 0
-	case "policy":
+	case command == "help":
+		topic := ""
+		if len(rest) > 0 {
+			topic = rest[0]
+		}
+		return printHelp(stdout, stderr, fs, topic)
+	case o.backend != local.Name && o.backend != modal.Name:
+		return usageError(stderr, fmt.Sprintf("unknown backend %q: use %q (the default) or %q", o.backend, local.Name, modal.Name))
+	case command == "policy":
 		explicit := ""
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "backend" {
-				explicit = o.backend
-			}
-		})
+		if explicitlySet(fs, "backend") {
+			explicit = o.backend
+		}
 		return runPolicy(rest, explicit, stdout, stderr)
+	}
+	if command == "doctor" {
+		o.backend = doctorBackend(goos, o.backend, explicitlySet(fs, "backend"))
+	}
+	if msg := localUnsupported(goos, command, o.backend); msg != "" {
+		fmt.Fprintln(stderr, "airlock-mcp: "+msg)
+		return 2
+	}
+	if command == "run" && !explicitlySet(fs, "log-level") {
+		// A person reads run's output: the log says only what goes wrong.
+		o.logLevel = "warn"
 	}
 	log, err := newLogger(o.logLevel, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
-		return 2
+		return usageError(stderr, err.Error())
 	}
 	defer func() { _ = log.Sync() }()
 
@@ -160,21 +138,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return runFile(ctx, o, pol, log, rest[0], stdin, stdout, stderr)
 	case "doctor":
+		if len(rest) > 0 {
+			return usageError(stderr, "doctor takes no arguments")
+		}
 		return doctor(ctx, o, pol, stdout)
 	default:
 		return usageError(stderr, fmt.Sprintf("unknown command %q", command))
 	}
 }
 
-func exitUsage(err error) int {
+// flagError handles a flag that could not be parsed: -h or --help prints
+// the help of the command named so far (pos) and exits 0; anything else is
+// one line on stderr naming the flag as typed (args), and exit 2.
+func flagError(err error, fs *flag.FlagSet, pos, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		topic := ""
+		if len(pos) > 0 {
+			topic = pos[0]
+		}
+		if topic == "help" {
+			topic = ""
+		}
+		return printHelp(stdout, stderr, fs, topic)
 	}
-	return 2
+	return usageError(stderr, typedFlags(err.Error(), args))
 }
 
 func usageError(stderr io.Writer, msg string) int {
-	fmt.Fprintf(stderr, "airlock-mcp: %s (see airlock-mcp -h)\n", msg)
+	fmt.Fprintf(stderr, "airlock-mcp: %s (see airlock-mcp help)\n", msg)
 	return 2
 }
 

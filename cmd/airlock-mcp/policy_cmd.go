@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -18,16 +19,13 @@ import (
 // backend applies them, then both backends' verdicts; with --backend
 // modal, everything is shown as Modal receives it: its view of the limits,
 // the backend.modal settings, no Airlock proxy limits, the allowlists sent
-// and Modal's verdict alone. Exit 0 when the file is valid and every
-// backend asked for can honour it; 1 when the file is invalid or that
-// backend refuses it; 2 on a usage error. With --backend given explicitly,
-// only that backend counts towards the exit status.
+// and Modal's verdict alone. Exit 0 when the file is valid and the
+// backend it would run on (backendFlag, default local) can honour it on
+// this host; 1 when the file is invalid or that backend refuses it; 2 on
+// a usage error. The other backend's verdict is shown, not counted.
 func runPolicy(args []string, backendFlag string, stdout, stderr io.Writer) int {
 	if len(args) != 2 || args[0] != "check" {
 		return usageError(stderr, "usage: airlock-mcp policy check FILE")
-	}
-	if backendFlag != "" && backendFlag != local.Name && backendFlag != modal.Name {
-		return usageError(stderr, fmt.Sprintf("unknown backend %q: use %q (the default) or %q", backendFlag, local.Name, modal.Name))
 	}
 	file := args[1]
 	p, err := policy.Load(file)
@@ -53,9 +51,13 @@ func runPolicy(args []string, backendFlag string, stdout, stderr io.Writer) int 
 			continue
 		}
 		fmt.Fprintf(stdout, "\nbackend %s: ", b.name)
-		if err := b.check(p); err != nil {
+		err := b.check(p)
+		if err == nil && b.host != nil {
+			err = b.host(p)
+		}
+		if err != nil {
 			fmt.Fprintf(stdout, "REFUSED\n%s\n", indent(err.Error()))
-			if b.name == backendFlag {
+			if b.name == backendFlag || (backendFlag == "" && b.name == local.Name) {
 				status = 1
 			}
 			continue
@@ -71,4 +73,21 @@ func runPolicy(args []string, backendFlag string, stdout, stderr io.Writer) int 
 func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n"
+}
+
+// checkInterpreter checks that the interpreter the policy names in
+// backend.local.python runs here and is Python 3: without it the local
+// backend cannot start. A policy that names none (python3 on PATH) passes;
+// doctor checks the host itself.
+func checkInterpreter(p *policy.Policy) error {
+	python := p.Backend.Local.Python
+	if python == "" {
+		return nil
+	}
+	if _, err := local.FindInterpreter(context.Background(), python); err != nil {
+		return &policy.LoadError{Problems: []policy.Problem{{Pointer: "/backend/local/python", Message: fmt.Sprintf(
+			"%s; name a Python 3 interpreter installed on this host, or leave backend.local.python out to use python3 on PATH",
+			strings.TrimRight(err.Error(), ": "))}}}
+	}
+	return nil
 }

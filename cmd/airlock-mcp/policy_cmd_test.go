@@ -24,6 +24,8 @@ func TestPolicyCheck(t *testing.T) {
 	egress := write("egress.yaml", "network:\n  allow_egress: true\n")
 	none := write("none.yaml", "version: 1\n")
 	bad := write("bad.yaml", "network:\n  allow_egress: true\n  deny:\n    - {host: 'not a host'}\n")
+	noPython := write("nopython.yaml", "backend:\n  local:\n    python: "+filepath.Join(dir, "no-such-python3")+"\n")
+	trailingComma := write("comma.json", "{\n  \"version\": 1,\n}\n")
 	tests := []struct {
 		name string
 		args []string
@@ -61,6 +63,12 @@ func TestPolicyCheck(t *testing.T) {
 		{"invalid file names the entry", []string{"policy", "check", bad}, 1, nil, nil, "/network/deny/0"},
 		{"missing file", []string{"policy", "check", filepath.Join(dir, "nope.yaml")}, 1, nil, nil, "nope.yaml"},
 		{"usage", []string{"policy"}, 2, nil, nil, "usage: airlock-mcp policy check FILE"},
+		{"flags after the file", []string{"policy", "check", tlsHosts, "--backend", "modal"}, 1, []string{"backend modal: REFUSED"}, []string{"backend local"}, ""},
+		{"a named interpreter that does not run fails the local backend", []string{"policy", "check", noPython}, 1,
+			[]string{"backend local: REFUSED", "/backend/local/python: interpreter " + filepath.Join(dir, "no-such-python3") + " does not run", "leave backend.local.python out"}, nil, ""},
+		{"... and --backend local", []string{"policy", "check", noPython, "--backend", "local"}, 1, []string{"backend local: REFUSED"}, nil, ""},
+		{"... but not Modal, which does not use it", []string{"--backend", "modal", "policy", "check", noPython}, 0, []string{"backend modal: accepted"}, nil, ""},
+		{"a .json policy is strict JSON", []string{"policy", "check", trailingComma}, 1, nil, nil, "comma.json:3: JSON syntax error: invalid character '}'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"go.uber.org/zap"
@@ -28,12 +29,15 @@ func runFile(ctx context.Context, o options, p *policy.Policy, log *zap.Logger, 
 		return 2
 	}
 	args := map[string]any{"code": code}
+	var timeout *float64
 	if o.timeoutS != 0 {
 		args["timeout_s"] = o.timeoutS
+		timeout = &o.timeoutS
 	}
-	// Refuse what the policy refuses before building a sandbox.
-	if _, d := p.DecideExecute(code, nil); !d.Allowed {
-		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", d.Reason)
+	// Refuse what the policy refuses before building a sandbox, in the
+	// words of the command line.
+	if _, d := p.DecideExecute(code, timeout); !d.Allowed {
+		fmt.Fprintf(stderr, "airlock-mcp: refused by policy: %s\n", asFlags(d.Reason))
 		return 2
 	}
 	backend, err := openBackend(ctx, o.backend, p, true, log, nil)
@@ -92,4 +96,16 @@ func readCode(path string, stdin io.Reader) (string, error) {
 		return "", fmt.Errorf("read code: %w", err)
 	}
 	return string(b), nil
+}
+
+// toolArgument matches the execute_python argument a run flag stands for,
+// as a word of its own (not inside a policy key such as
+// limits.max_timeout_s).
+var toolArgument = regexp.MustCompile(`(^|[^\w.])timeout_s\b`)
+
+// asFlags rewrites a reason worded for the model, which names the tool's
+// arguments, for a person at the command line, who typed flags: timeout_s
+// becomes --timeout.
+func asFlags(reason string) string {
+	return toolArgument.ReplaceAllString(reason, "${1}--timeout")
 }

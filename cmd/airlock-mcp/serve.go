@@ -22,7 +22,6 @@ func serveStdio(ctx context.Context, o options, p *policy.Policy, log *zap.Logge
 	}
 	backend, err := openBackend(ctx, o.backend, p, false, log, nil)
 	if err != nil {
-		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
 		fmt.Fprintf(stderr, "airlock-mcp: %v\n", err)
 		c.shutdown(nil, log)
 		return 1

@@ -37,7 +37,6 @@ func serveHTTP(ctx context.Context, o options, p *policy.Policy, log *zap.Logger
 	m.SetErrorLog(zap.NewStdLog(log.Named("metrics")))
 	backend, err := openBackend(ctx, o.backend, p, false, log, m)
 	if err != nil {
-		log.Error("backend unavailable", zap.String("backend", o.backend), zap.Error(err))
 		c.shutdown(nil, log)
 		return fail("%v", err)
 	}
