@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,7 +28,14 @@ func inspector(t *testing.T) string {
 // error).
 func runInspector(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	full := append([]string{"--cli", airlockBinary(t), "--method"}, args...)
+	return runInspectorOn(t, nil, args...)
+}
+
+// runInspectorOn is runInspector with serverArgs passed to the binary.
+func runInspectorOn(t *testing.T, serverArgs []string, args ...string) (string, string, int) {
+	t.Helper()
+	full := append(append([]string{"--cli", airlockBinary(t)}, serverArgs...), "--method")
+	full = append(full, args...)
 	cmd := exec.Command(inspector(t), full...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -90,4 +98,36 @@ func TestInspectorCLI(t *testing.T) {
 			t.Errorf("exit %d (want 5, isError)\nstdout %s\nstderr %s", code, out, errOut)
 		}
 	})
+}
+
+// TestInspectorShowsAPlot: the Inspector CLI gets a matplotlib plot as an
+// image content block (a PNG), and the text names it.
+func TestInspectorShowsAPlot(t *testing.T) {
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("backend:\n  local:\n    python: "+testPython+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runInspectorOn(t, []string{"--policy", policy}, "tools/call", "--tool-name", "execute_python",
+		"--tool-args-json", `{"code":"import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [3, 5])\nplt.show()"}`)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	var res struct {
+		Content []struct {
+			Type     string `json:"type"`
+			Text     string `json:"text"`
+			MIMEType string `json:"mimeType"`
+			Data     []byte `json:"data"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("tools/call output %s: %v", out, err)
+	}
+	var png bool
+	for _, c := range res.Content {
+		png = png || c.Type == "image" && c.MIMEType == "image/png" && strings.HasPrefix(string(c.Data), "\x89PNG\r\n\x1a\n")
+	}
+	if !png || len(res.Content) == 0 || !strings.Contains(res.Content[0].Text, "figure-1.png") {
+		t.Errorf("the Inspector shows no PNG image, or the text does not name it:\n%s", out)
+	}
 }
