@@ -101,6 +101,9 @@ func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sa
 	stdoutBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
 	stderrBuf := sandbox.NewOutputBuffer(limits.MaxOutputBytes)
 	split := newFilesSplitter(msg.Nonce, stderrBuf, limits, msg.FileLimits)
+	enveloped := make(chan struct{})
+	var envelopeOnce sync.Once
+	split.onEnvelope = func() { envelopeOnce.Do(func() { close(enveloped) }) }
 	interrupt, finished := make(chan struct{}), make(chan struct{})
 	defer close(finished)
 	go feedClient(proc.Stdin, msg.Message, interrupt, finished)
@@ -115,7 +118,7 @@ func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sa
 	}()
 
 	start := s.b.clock.Now()
-	end := s.await(ctx, limits, waited, bothEnded(stdout, stderr), interrupt)
+	end := s.await(ctx, limits, waited, bothEnded(stdout, stderr), enveloped, interrupt)
 	end.exit.Duration = s.b.clock.Now().Sub(start)
 	for _, st := range []*stream{stdout, stderr} {
 		st.stop()
@@ -155,11 +158,12 @@ func (s *pySession) run(ctx context.Context, proc *sdk.ContainerProcess, msg *sa
 // await waits for the call to end: the client exited and the output
 // ended (or sessionDrainTimeout passed since the client exited), or the
 // interpreter is gone.
-func (s *pySession) await(ctx context.Context, limits sandbox.Limits, waited <-chan waitResult, streamsEnded <-chan struct{}, interrupt chan struct{}) (end sessionCallEnd) {
+func (s *pySession) await(ctx context.Context, limits sandbox.Limits, waited <-chan waitResult, streamsEnded, enveloped <-chan struct{}, interrupt chan struct{}) (end sessionCallEnd) {
 	clk := s.b.clock
 	timer, stopTimer := clk.Timer(limits.Timeout)
 	defer stopTimer()
-	var grace, drain <-chan time.Time
+	var grace, drain, envelopeBound <-chan time.Time
+	var awaitEnvelope <-chan struct{} // set once the drain has passed without the envelope
 	var stops []func() bool
 	defer func() {
 		for _, stop := range stops {
@@ -216,13 +220,26 @@ func (s *pySession) await(ctx context.Context, limits sandbox.Limits, waited <-c
 			end.dead, end.graceKilled = true, true
 			s.endWith(fmt.Sprintf("killed after the interrupt: the interpreter did not regain control within %s", s.grace))
 			return end
+		case <-awaitEnvelope:
+			return end
+		case <-envelopeBound:
+			return end
 		case <-s.done:
 			end.dead = true
 			return end
 		case <-drain:
 			drain = nil
 			if client.err == nil && client.code == sandbox.SessionClientServed {
-				return end // processes the code left running hold the streams
+				select {
+				case <-enveloped:
+					return end // processes the code left running hold the streams
+				default:
+					// The envelope is still on its way (Modal streams
+					// stdout and stderr apart): wait for it, bounded by
+					// the call's own timeout.
+					awaitEnvelope, envelopeBound = enveloped, after(limits.Timeout)
+					continue
+				}
 			}
 			// The interpreter ended under the call, or Modal lost the
 			// client, and the sandbox has not been seen to stop.

@@ -34,6 +34,10 @@ type splitter struct {
 	// onFrame, when not nil, is called each time a whole frame carrying
 	// the nonce has been routed to the envelope.
 	onFrame func()
+	// onEnvelope, when not nil, is called once the envelope frame carrying
+	// the nonce has arrived whole (it comes after any files frame).
+	onEnvelope func()
+	inEnvelope bool // the frame being read is the envelope frame
 
 	state splitState
 	carry []byte // in scan: trailing bytes that may begin a marker
@@ -88,6 +92,9 @@ func (s *splitter) Write(p []byte) (int, error) {
 				if s.onFrame != nil {
 					s.onFrame()
 				}
+				if s.inEnvelope && s.onEnvelope != nil {
+					s.onEnvelope()
+				}
 			}
 		}
 	}
@@ -118,6 +125,7 @@ func (s *splitter) scan(p []byte) []byte {
 		return nil
 	}
 	_, _ = s.stderr.Write(data[:i])
+	s.inEnvelope = bytes.Equal(marker, s.marker)
 	s.keep(marker)
 	s.state, s.hdr, s.frameLimit = header, s.hdr[:0], limit
 	return data[i+len(marker):]
