@@ -56,6 +56,8 @@ func Default() *Policy {
 				MemoryMB: 512,
 				TimeoutS: 30,
 				PoolSize: 0,
+				Apt:      []string{},
+				Pip:      []string{},
 			},
 		},
 	}

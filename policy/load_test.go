@@ -105,7 +105,7 @@ backend:
 					{Host: "/srv/ref", Path: "/data/ref", ReadOnly: true},
 				}},
 				Modal: ModalSettings{AppName: "my-app", Image: "ghcr.io/example/py:3.13", CPU: 2, MemoryMB: 1024,
-					TimeoutS: 120, Environment: "staging", PoolSize: 3},
+					TimeoutS: 120, Environment: "staging", PoolSize: 3, Apt: []string{}, Pip: []string{}},
 			},
 		}},
 		{"egress without rules is valid (backends decide)", "p.yaml", "network:\n  allow_egress: true\n",

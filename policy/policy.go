@@ -117,9 +117,8 @@ type BackendSettings struct {
 
 // LocalSettings configures the local backend.
 type LocalSettings struct {
-	// Python is the interpreter to run; empty means find python3 on PATH
-	// (resolving shims such as pyenv's to the real binary), then
-	// /usr/bin/python3.
+	// Python is the interpreter to run, an absolute path (a venv's python
+	// included); empty means /usr/bin/python3, whoever runs the server.
 	Python string `json:"python"`
 	// WarmSandboxes is how many sandboxes to keep built ahead of calls.
 	WarmSandboxes int `json:"warm_sandboxes"`
@@ -153,4 +152,8 @@ type ModalSettings struct {
 	Environment string `json:"environment"`
 	// PoolSize is how many sandboxes to keep created ahead of calls.
 	PoolSize int `json:"pool_size"`
+	// Apt and Pip are Debian packages and Python requirements installed
+	// into the image, as layers on Image built once per server.
+	Apt []string `json:"apt"`
+	Pip []string `json:"pip"`
 }

@@ -75,6 +75,8 @@ func modalSettings(p *policy.Policy) modal.Options {
 	return modal.Options{
 		AppName:       m.AppName,
 		Image:         m.Image,
+		Apt:           m.Apt,
+		Pip:           m.Pip,
 		CPU:           m.CPU,
 		MemoryMiB:     m.MemoryMB,
 		Lifetime:      time.Duration(m.TimeoutS) * time.Second,

@@ -314,7 +314,7 @@ func TestBackendPolicyChecks(t *testing.T) {
 		{"doctor modal without credentials", []string{"--backend", "modal", "doctor"}, append(srv.ClientEnv(), "MODAL_TOKEN_ID=", "MODAL_TOKEN_SECRET="), 1,
 			[]string{"[FAILED]  credentials  Modal credentials are not configured"}, nil},
 		{"doctor local with egress checks the proxy", []string{"--policy", egress, "doctor"}, nil, 0,
-			[]string{"Airlock proxy: a network namespace with only loopback", "answered inside a sandbox", "\npython: auto"}, []string{"modal: app"}},
+			[]string{"Airlock proxy: a network namespace with only loopback", "answered inside a sandbox", "\npython: /usr/bin/python3 (the default)", "\n[ok]  python packages "}, []string{"modal: app"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func indent(s string) string {
 
 // checkInterpreter checks that the interpreter the policy names in
 // backend.local.python runs here and is Python 3: without it the local
-// backend cannot start. A policy that names none (python3 on PATH) passes;
+// backend cannot start. A policy that names none (local.DefaultPython) passes;
 // doctor checks the host itself.
 func checkInterpreter(p *policy.Policy) error {
 	python := p.Backend.Local.Python
@@ -86,8 +86,8 @@ func checkInterpreter(p *policy.Policy) error {
 	}
 	if _, err := local.FindInterpreter(context.Background(), python); err != nil {
 		return &policy.LoadError{Problems: []policy.Problem{{Pointer: "/backend/local/python", Message: fmt.Sprintf(
-			"%s; name a Python 3 interpreter installed on this host, or leave backend.local.python out to use python3 on PATH",
-			strings.TrimRight(err.Error(), ": "))}}}
+			"%s, or leave backend.local.python out to use %s",
+			strings.TrimRight(err.Error(), ": "), local.DefaultPython)}}}
 	}
 	return nil
 }

@@ -21,6 +21,8 @@ func TestPolicyCheck(t *testing.T) {
 	advisory := write("advisory.yaml", "network:\n  allow_egress: true\n  on_unenforceable: advisory\n  allow:\n    - {host: pypi.org, ports: [443]}\n")
 	wildcard := write("wildcard.yaml", "network:\n  allow_egress: true\n  on_unenforceable: advisory\n  allow:\n    - {host: '*.example.com', ports: [443]}\n    - {cidr: 203.0.113.0/24}\n"+
 		"backend:\n  modal:\n    app_name: ci\n    image: ghcr.io/acme/py:3.13\n    cpu: 0.25\n    memory_mb: 256\n    timeout_s: 60\n    environment: prod\n    pool_size: 2\n")
+	layered := write("layered.yaml", "backend:\n  modal:\n    image: python:3.12-slim\n    apt: [python3-numpy]\n    pip: [requests, pandas==2.2.3]\n")
+	badLayer := write("badlayer.yaml", "backend:\n  modal:\n    pip: ['x; curl evil']\n")
 	egress := write("egress.yaml", "network:\n  allow_egress: true\n")
 	none := write("none.yaml", "version: 1\n")
 	bad := write("bad.yaml", "network:\n  allow_egress: true\n  deny:\n    - {host: 'not a host'}\n")
@@ -42,12 +44,12 @@ func TestPolicyCheck(t *testing.T) {
 		{"advisory runs on modal and says what is advisory", []string{"--backend", "modal", "policy", "check", advisory}, 0,
 			[]string{"backend modal: accepted", "natively: domain allowlist (TLS on port 443, by SNI): pypi.org", "ADVISORY only (Airlock static check): network.allow[0]"}, nil, ""},
 		{"without --backend: the local view, both verdicts, no modal settings", []string{"policy", "check", wildcard}, 0,
-			[]string{"  per sandbox: memory 512 MiB, CPU 60 s, 64 processes,", "  python: auto", "1 warm sandbox(es)",
+			[]string{"  per sandbox: memory 512 MiB, CPU 60 s, 64 processes,", "  python: /usr/bin/python3 (the default)", "1 warm sandbox(es)",
 				"  per call: at most 64 connections and 256 MiB through the Airlock proxy\n",
 				"backend local: accepted", "backend modal: accepted", "natively: domain allowlist (TLS on port 443, by SNI): example.com, *.example.com\n"},
 			[]string{"modal: app", "ghcr.io/acme/py", "not capped"}, ""},
 		{"--backend local: the same local view", []string{"--backend", "local", "policy", "check", wildcard}, 0,
-			[]string{"  python: auto", "through the Airlock proxy", "backend local: accepted", "backend modal: accepted"},
+			[]string{"  python: /usr/bin/python3 (the default)", "through the Airlock proxy", "backend local: accepted", "backend modal: accepted"},
 			[]string{"modal: app", "ghcr.io/acme/py"}, ""},
 		{"--backend modal: what Modal receives", []string{"--backend", "modal", "policy", "check", wildcard}, 0,
 			[]string{"  per sandbox: memory 512 MiB (Modal's hard limit); CPU 60 s, 256 open files, files up to 64 MiB each (rlimits the code, root in its container, could raise); processes and scratch space not capped (a container of its own)\n",
@@ -65,9 +67,12 @@ func TestPolicyCheck(t *testing.T) {
 		{"usage", []string{"policy"}, 2, nil, nil, "usage: airlock-mcp policy check FILE"},
 		{"flags after the file", []string{"policy", "check", tlsHosts, "--backend", "modal"}, 1, []string{"backend modal: REFUSED"}, []string{"backend local"}, ""},
 		{"a named interpreter that does not run fails the local backend", []string{"policy", "check", noPython}, 1,
-			[]string{"backend local: REFUSED", "/backend/local/python: interpreter " + filepath.Join(dir, "no-such-python3") + " does not run", "leave backend.local.python out"}, nil, ""},
+			[]string{"backend local: REFUSED", "/backend/local/python: interpreter " + filepath.Join(dir, "no-such-python3") + " cannot be used", "leave backend.local.python out to use /usr/bin/python3"}, nil, ""},
 		{"... and --backend local", []string{"policy", "check", noPython, "--backend", "local"}, 1, []string{"backend local: REFUSED"}, nil, ""},
 		{"... but not Modal, which does not use it", []string{"--backend", "modal", "policy", "check", noPython}, 0, []string{"backend modal: accepted"}, nil, ""},
+		{"--backend modal shows the image definition with its layers", []string{"--backend", "modal", "policy", "check", layered}, 0,
+			[]string{"image python:3.12-slim with layers [RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends 'python3-numpy' && rm -rf /var/lib/apt/lists/* | RUN python3 -m pip install --no-cache-dir --disable-pip-version-check 'requests' 'pandas==2.2.3']; each sandbox"}, nil, ""},
+		{"a pip entry that is not a requirement is invalid", []string{"policy", "check", badLayer}, 1, nil, nil, "/backend/modal/pip/0"},
 		{"a .json policy is strict JSON", []string{"policy", "check", trailingComma}, 1, nil, nil, "comma.json:3: JSON syntax error: invalid character '}'"},
 	}
 	for _, tt := range tests {

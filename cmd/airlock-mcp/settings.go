@@ -25,7 +25,7 @@ func summary(p *policy.Policy, backend string) string {
 func localSettingsLine(p *policy.Policy) string {
 	python := p.Backend.Local.Python
 	if python == "" {
-		python = "auto (python3 on PATH, then /usr/bin/python3)"
+		python = local.DefaultPython + " (the default)"
 	}
 	return "python: " + python + "; " + strconv.Itoa(p.Backend.Local.WarmSandboxes) + " warm sandbox(es)"
 }
@@ -42,7 +42,7 @@ func modalSettingsLine(p *policy.Policy) string {
 	if m.PoolSize > 0 {
 		pool = strconv.Itoa(m.PoolSize) + " sandbox(es) kept ready (billed while idle)"
 	}
-	return "modal: app " + m.AppName + " (environment: " + env + "), image " + m.Image + "; each sandbox requests " +
+	return "modal: app " + m.AppName + " (environment: " + env + "), image " + modal.Options{Image: m.Image, Apt: m.Apt, Pip: m.Pip}.ImageDefinition() + "; each sandbox requests " +
 		strconv.FormatFloat(m.CPU, 'g', -1, 64) + " CPU and " + sandbox.FormatMiB(int64(m.MemoryMB)<<20) + " and lives " +
 		strconv.Itoa(m.TimeoutS) + " s beyond its call's timeout; pool: " + pool
 }

@@ -24,7 +24,7 @@ func TestSummary(t *testing.T) {
 		{"local, defaults", local.Name, policy.Default(), []string{
 			"timeout: 30 s by default, 300 s at most\n",
 			"per sandbox: memory 512 MiB, CPU 60 s, 64 processes, 256 open files, files and scratch 64 MiB\n",
-			"python: auto (python3 on PATH, then /usr/bin/python3); 1 warm sandbox(es)\n",
+			"python: /usr/bin/python3 (the default); 1 warm sandbox(es)\n",
 		}, []string{"modal:", "Modal"}},
 		{"local, custom", local.Name, custom, []string{"memory 2 GiB,", "python: /opt/py/bin/python3;"}, nil},
 		{"modal, defaults", modal.Name, policy.Default(), []string{

@@ -68,6 +68,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if os.Geteuid() == 0 {
+		if err := in.checkSandboxAccess(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
 	lay, err := buildLayout(in)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -112,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	b.cgroups, b.cgroupsMissing = detectCgroups(b.rootless, b.uidRange)
 	if err := b.selfTest(ctx); err != nil {
 		_ = b.Close()
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: interpreter %s does not start in a sandbox: %w; check that every user can read it, its standard library and its site-packages, or set backend.local.python to another", ErrUnavailable, in.Requested, err)
 	}
 	if opts.WarmSandboxes > 0 {
 		b.warm = newWarmPool(b, opts.WarmSandboxes)

@@ -56,6 +56,13 @@ func Diagnose(ctx context.Context, opts Options) (checks []Check, ok bool) {
 	}
 	defer b.Close()
 	add("sandbox", CheckOK, "a trivial execution succeeded in a fresh sandbox")
+	if v, err := b.probePython(ctx); err != nil {
+		add("python sys.path", CheckFailed, err.Error())
+	} else {
+		for _, c := range pythonChecks(v) {
+			add(c.Name, c.State, c.Detail)
+		}
+	}
 	if first, last, ok := b.UIDRange(); ok {
 		add("sandbox uid", CheckOK, fmt.Sprintf("running as root: each server claims its own block of %d host uids (lock files in %s), each sandbox one uid of it; this check got %d–%d",
 			last-first+1, hostUIDRanges.dir(), first, last))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -35,9 +34,23 @@ type Interpreter struct {
 	SitePackages []string `json:"site_packages"`
 }
 
+// DefaultPython is the interpreter the local backend runs when the policy
+// names none (backend.local.python). It is a fixed path, never a PATH
+// lookup, so the choice is the same whoever starts the server: root's PATH
+// may lead to a shim in a home directory the sandbox cannot read, another
+// user's PATH to a different Python with different packages.
+const DefaultPython = "/usr/bin/python3"
+
 // probeScript prints what the sandbox needs to know about the interpreter.
-// It runs outside the sandbox, once, on the operator's own interpreter.
+// It runs outside the sandbox, once, on the operator's own interpreter,
+// with -I -S like the harness. -S skips the site module's setup, which is
+// what reads a venv's pyvenv.cfg, so the probe applies that one step
+// itself (site.venv): a venv's (or uv's) site-packages are then listed,
+// and the harness adds them to sys.path. Nothing else of site runs: .pth
+// files are not processed.
 const probeScript = `import json, os, site, sys
+if getattr(site, "venv", None) is not None:
+    site.venv(None)
 print(json.dumps({
     "executable": os.path.realpath(sys.executable),
     "version": sys.version.split()[0],
@@ -47,34 +60,32 @@ print(json.dumps({
 }))`
 
 // FindInterpreter resolves the interpreter to use: path when given,
-// otherwise python3 on PATH, otherwise /usr/bin/python3. It runs the
-// candidate once (with -I -S) so that shims such as pyenv's resolve to the
-// real binary, and so that an interpreter that does not run is reported now
-// rather than on the first call.
+// otherwise DefaultPython; there is no fallback. It runs the interpreter
+// once (with -I -S) so that shims such as pyenv's resolve to the real
+// binary, and so that an interpreter that does not run is reported now,
+// naming it, why and the fix, rather than on the first call.
 func FindInterpreter(ctx context.Context, path string) (*Interpreter, error) {
-	candidates := []string{path}
+	fix := "set backend.local.python in the policy to a Python 3 interpreter every user can read and run"
 	if path == "" {
-		candidates = nil
-		if p, err := exec.LookPath("python3"); err == nil {
-			candidates = append(candidates, p)
-		}
-		candidates = append(candidates, "/usr/bin/python3")
+		path = DefaultPython
+		fix = "install Debian's python3 (apt-get install python3) or " + fix
 	}
-	var errs []error
-	for _, c := range candidates {
-		in, err := probeInterpreter(ctx, c)
-		if err == nil {
-			return in, nil
-		}
-		errs = append(errs, err)
+	in, err := probeInterpreter(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, fix)
 	}
-	if path == "" {
-		return nil, fmt.Errorf("no usable python3 found (tried PATH and /usr/bin/python3; set backend.local.python in the policy): %w", errors.Join(errs...))
-	}
-	return nil, errors.Join(errs...)
+	return in, nil
 }
 
 func probeInterpreter(ctx context.Context, path string) (*Interpreter, error) {
+	if !filepath.IsAbs(path) {
+		return nil, fmt.Errorf("interpreter %q cannot be used: not an absolute path (a name looked up on PATH would depend on who runs the server)", path)
+	}
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("interpreter %s cannot be used: %w", path, err)
+	} else if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return nil, fmt.Errorf("interpreter %s cannot be used: not an executable file (mode %s)", path, st.Mode())
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -82,15 +93,15 @@ func probeInterpreter(ctx context.Context, path string) (*Interpreter, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C.UTF-8"}
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("interpreter %s does not run: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("interpreter %s cannot be used: it does not run: %w: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
 	in := &Interpreter{Requested: path}
 	if err := json.Unmarshal(stdout.Bytes(), in); err != nil {
-		return nil, fmt.Errorf("interpreter %s: unreadable self-description: %w", path, err)
+		return nil, fmt.Errorf("interpreter %s cannot be used: unreadable self-description: %w", path, err)
 	}
 	in.Requested = path
 	if !strings.HasPrefix(in.Version, "3.") {
-		return nil, fmt.Errorf("interpreter %s is Python %s; Python 3 is required", path, in.Version)
+		return nil, fmt.Errorf("interpreter %s cannot be used: it is Python %s; Python 3 is required", path, in.Version)
 	}
 	in.Prefixes = dedupe(in.Prefixes)
 	return in, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local/sandboxinit/initconfig"
 )
@@ -21,12 +22,29 @@ type layout struct {
 	mounts []initconfig.Mount
 }
 
+// checkNotHidden refuses an interpreter with a directory where the sandbox
+// mounts its own (a venv under /tmp, say): bound there, the sandbox's
+// tmpfs would hide it, and its packages would silently not import.
+func checkNotHidden(in *Interpreter, binds []string) error {
+	for _, d := range binds {
+		for _, r := range reservedPaths {
+			if r != "/" && (d == r || strings.HasPrefix(d, r+"/")) {
+				return fmt.Errorf("interpreter %s cannot be used: its directory %s lies under %s, which every sandbox replaces with its own; move the environment elsewhere (e.g. /opt/venvs/NAME) and set backend.local.python to its python", in.Requested, d, r)
+			}
+		}
+	}
+	return nil
+}
+
 // buildLayout works out what every sandbox of interpreter in gets: the
 // directories and files it sees read-only, the links it recreates, and the
 // environment the interpreter starts with.
 func buildLayout(in *Interpreter) (layout, error) {
 	binds, err := in.bindSources()
 	if err != nil {
+		return layout{}, err
+	}
+	if err := checkNotHidden(in, binds); err != nil {
 		return layout{}, err
 	}
 	lay := layout{symlinks: map[string]string{}}

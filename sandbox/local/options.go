@@ -16,10 +16,11 @@ const Name = "local"
 // unsandboxed.
 var ErrUnavailable = errors.New("local sandbox unavailable")
 
-// Options configure the local backend. The zero value finds python3 itself.
+// Options configure the local backend. The zero value runs DefaultPython.
 type Options struct {
-	// Python is the interpreter to run; "" finds python3 on PATH (shims
-	// resolved), then /usr/bin/python3.
+	// Python is the interpreter to run, an absolute path (a venv's or a
+	// conda env's python included); "" is DefaultPython. There is no
+	// fallback: an interpreter that cannot be used fails New.
 	Python string
 	// WarmSandboxes is how many sandboxes to keep started ahead of calls,
 	// each waiting for its code. Every sandbox still serves exactly one

@@ -69,7 +69,7 @@ func Diagnose(opts Options) (checks []Check, ok bool) {
 		env = "the profile's default"
 	}
 	add("app", true, "%s (environment: %s; created if missing)", opts.AppName, env)
-	add("image", true, "%s (built once, at the first connection)", opts.Image)
+	add("image", true, "%s (built once, at the first connection)", opts.ImageDefinition())
 	add("resources", true, "per sandbox: %g CPU requested, %d MiB requested, hard memory cap from limits.memory_mb; lifetime %g s beyond each call's timeout",
 		opts.CPU, opts.MemoryMiB, opts.Lifetime.Seconds())
 	add("network", true, "%s", opts.Network)

@@ -24,6 +24,10 @@ type Options struct {
 	// which the default python:3.12-slim lacks (see the package
 	// documentation).
 	Image string
+	// Apt and Pip are Debian packages and Python requirements installed
+	// into Image as layers (see ImageCommands), built once per server.
+	Apt []string
+	Pip []string
 	// CPU is each sandbox's CPU request, in physical cores.
 	CPU float64
 	// MemoryMiB is each sandbox's memory request; the hard cap is the
@@ -91,6 +95,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("modal: app_name must not be empty (policy backend.modal.app_name)")
 	case o.Image == "":
 		return fmt.Errorf("modal: image must not be empty (policy backend.modal.image)")
+	case o.validateImageLayers() != nil:
+		return o.validateImageLayers()
 	case !(o.CPU > 0) || math.IsInf(o.CPU, 0):
 		return fmt.Errorf("modal: cpu must be greater than 0, got %v (policy backend.modal.cpu)", o.CPU)
 	case o.CPU < minCPU:

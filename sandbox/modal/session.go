@@ -148,7 +148,11 @@ func (b *Backend) connect(ctx context.Context) (*session, error) {
 		client.Close()
 		return nil, b.describe(stageApp, err, creds)
 	}
-	image, err := client.Images.FromRegistry(b.opts.Image, nil).Build(ctx, app, nil)
+	def := client.Images.FromRegistry(b.opts.Image, nil)
+	if cmds := b.opts.ImageCommands(); len(cmds) > 0 {
+		def = def.DockerfileCommands(cmds, nil)
+	}
+	image, err := def.Build(ctx, app, nil)
 	if err != nil {
 		client.Close()
 		return nil, b.describe(stageImage, err, creds)
