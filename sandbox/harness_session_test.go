@@ -4,7 +4,6 @@ package sandbox
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -14,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The session mode of the real harness under a real interpreter, with no
@@ -186,25 +188,24 @@ func TestSessionHarnessListens(t *testing.T) {
 	for _, form := range sessionForms(t) {
 		t.Run(form.name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "control")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "control")
 			args, err := form.args(SessionOptions{Control: ControlListen(path)})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The path appears (renamed into place) once the harness
+			// listens: watch for that event, set up before it starts.
+			listening := watchForName(t, dir, "control")
 			startSessionHarness(t, args, nil)
+			listening()
 			dial := func() *net.UnixConn {
 				t.Helper()
-				// The path appears once the harness listens; until then
-				// there is nothing to connect to (a safety net bounds it).
-				for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
-					c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-					if err == nil {
-						return c
-					}
-					if !errors.Is(err, syscall.ENOENT) || time.Now().After(deadline) {
-						t.Fatalf("connect to the session harness: %v", err)
-					}
+				c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+				if err != nil {
+					t.Fatalf("connect to the session harness: %v", err)
 				}
+				return c
 			}
 			steps := []struct {
 				code, result string
@@ -267,6 +268,53 @@ func TestSessionHarnessArgs(t *testing.T) {
 		}
 		if tc.ok && strings.Join(args[len(args)-4:], " ") != "session "+tc.control+" /work /site" {
 			t.Errorf("control %q: args end %q", tc.control, args[len(args)-4:])
+		}
+	}
+}
+
+// watchForName watches dir with inotify and returns a function that waits
+// until name has been created or moved into it (a minute is only a safety
+// net for a harness that never gets there).
+func watchForName(t *testing.T, dir, name string) func() {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		unix.Close(fd)
+		t.Fatalf("inotify watch %s: %v", dir, err)
+	}
+	seen := make(chan error, 1)
+	go func() {
+		defer unix.Close(fd)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err != nil {
+				seen <- err
+				return
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+				raw := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+				if strings.TrimRight(string(raw), "\x00") == name {
+					seen <- nil
+					return
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}()
+	return func() {
+		t.Helper()
+		select {
+		case err := <-seen:
+			if err != nil {
+				t.Fatalf("watching for %s: %v", name, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s never appeared in %s", name, dir)
 		}
 	}
 }

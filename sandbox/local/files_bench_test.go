@@ -32,10 +32,9 @@ os.mkdir("out")
 with open("out/plot.png", "wb") as f:
     f.write(b"\x89PNG\r\n\x1a\n" + os.urandom(100_000 - 8))`
 	call := func(fl sandbox.FileLimits, files int) time.Duration {
-		if err := be.WaitWarm(context.Background()); err != nil {
+		if err := be.WaitWarm(context.Background()); err != nil { // the event: a warm sandbox is ready
 			b.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond) // a model's turn: let the last sandbox's teardown finish
 		start := time.Now()
 		res, err := be.Execute(context.Background(), sandbox.Request{Code: code, Limits: limits(), FileLimits: fl})
 		took := time.Since(start)

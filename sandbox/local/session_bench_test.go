@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/airlock-mcp/airlock-mcp/sandbox"
 	"github.com/airlock-mcp/airlock-mcp/sandbox/local"
@@ -38,10 +37,9 @@ func BenchmarkSessionPrint1(b *testing.B) {
 	b.Run("fresh-warm", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			if err := be.WaitWarm(context.Background()); err != nil {
+			if err := be.WaitWarm(context.Background()); err != nil { // the event: a warm sandbox is ready
 				b.Fatal(err)
 			}
-			time.Sleep(50 * time.Millisecond) // a model's turn, as in BenchmarkPrint1
 			b.StartTimer()
 			res, err := be.Execute(context.Background(), req)
 			check(b, res, err)
@@ -54,9 +52,6 @@ func BenchmarkSessionPrint1(b *testing.B) {
 	defer s.Close()
 	b.Run("session", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			time.Sleep(50 * time.Millisecond) // the same pause between calls
-			b.StartTimer()
 			res, err := s.Execute(context.Background(), req)
 			check(b, res, err)
 		}
