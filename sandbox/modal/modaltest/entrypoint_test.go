@@ -29,7 +29,9 @@ func TestSandboxCommand(t *testing.T) {
 			// with another, in the directory they share.
 			cmd := "echo from-command > marker.tmp && mv marker.tmp marker; until [ -e stop ]; do sleep 0.01; done; " + tc.command
 			sb := f.create(t, &modal.SandboxCreateParams{Command: []string{"sh", "-c", cmd}, Workdir: "/work"})
-			r := runExec(t, sb, []string{"sh", "-c", "until [ -e marker ]; do sleep 0.01; done; cat marker; touch stop"}, "", &modal.SandboxExecParams{Workdir: "/work"})
+			// The exec reads its stdin to the end first: runExec closes it,
+			// and once "stop" exists the sandbox may finish at any moment.
+			r := runExec(t, sb, []string{"sh", "-c", "cat >/dev/null; until [ -e marker ]; do sleep 0.01; done; cat marker; touch stop"}, "", &modal.SandboxExecParams{Workdir: "/work"})
 			if r.stdout != "from-command\n" || r.code != 0 {
 				t.Fatalf("exec: stdout %q, code %d, stderr %q; want the command's file", r.stdout, r.code, r.stderr)
 			}
